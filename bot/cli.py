@@ -1,0 +1,596 @@
+"""The ``syndbot`` command line. Each command's docstring is its ``--help``.
+
+Library errors become messages and exit codes here and only here: 0 success, 1 a runtime
+failure (a site or platform refused), 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot import __version__
+from bot.config import Config, default_config_path, load_config
+from bot.errors import BotError, ConfigError
+from bot.models import Delivery, DeliveryState, Post
+from bot.pipeline import Pipeline, Preview
+from bot.store import Store
+
+log = logging.getLogger("bot")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats records, then replaces every configured secret value with ``***``."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt, datefmt="%Y-%m-%d %H:%M:%S")
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", secrets)
+    )
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("bot").setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+# --- shared options --------------------------------------------------------------------------
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        default=None,
+        help=f"Config file (default: $SYNDBOT_CONFIG or {default_config_path()}).",
+    )(f)
+
+
+def log_option(f: F) -> F:
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+        default="info",
+        show_default=True,
+        help="How much to log (to stderr).",
+    )(f)
+
+
+class Context:
+    """What a command needs: the config, a store and a pipeline (made on first use)."""
+
+    def __init__(self, config_path: str | None, log_level: str = "info") -> None:
+        self.config_path = config_path or default_config_path()
+        self.config: Config = load_config(self.config_path)
+        self.secrets = sorted(self.config.secret_values(), key=len, reverse=True)
+        setup_logging(log_level, self.secrets)
+        self._pipeline: Pipeline | None = None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            store = Store(self.config.store)
+            store.migrate()
+            owner = f"{socket.gethostname()}:{os.getpid()}"
+            self._pipeline = Pipeline(self.config, store, owner=owner)
+        return self._pipeline
+
+    def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline.store.close()
+
+    def echo(self, text: str = "", **kw: Any) -> None:
+        click.echo(redact(text, self.secrets), **kw)
+
+
+def command_errors(f: F) -> F:
+    """Turn library errors into one clear message and an exit code."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ConfigError as e:
+            click.echo(f"syndbot: config error: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except BotError as e:
+            click.echo(f"syndbot: {e}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="syndbot")
+def cli() -> None:
+    """syndbot: a newsroom's new articles reach its social accounts exactly once.
+
+    Ops run `syndbot run` as a daemon; editors preview and repost with `preview` and `repost`;
+    `syndbot demo` shows the whole pipeline offline.
+    """
+
+
+@cli.command()
+@config_option
+@log_option
+@command_errors
+def run(config_path: str | None, log_level: str) -> None:
+    """Run the daemon: poll every source on its interval and post what is new.
+
+    Stops cleanly on SIGTERM or Ctrl-C: the post being sent is finished and recorded first.
+    A daemon killed hard (kill -9) and restarted still posts every article exactly once.
+    """
+    from bot.scheduler import Daemon
+
+    ctx = Context(config_path, log_level)
+    try:
+        code = Daemon(ctx.pipeline).run()
+    finally:
+        ctx.close()
+    sys.exit(code)
+
+
+@cli.command()
+@config_option
+@log_option
+@click.option("--force", is_flag=True, help="Poll sources that are backing off after errors too.")
+@command_errors
+def once(config_path: str | None, log_level: str, force: bool) -> None:
+    """Poll every source once, queue what is new, send everything due, and exit (for cron).
+
+    Exits 1 when a source could not be polled or a post failed for good.
+    """
+    ctx = Context(config_path, log_level)
+    try:
+        p = ctx.pipeline
+        polls = [p.poll(s, force=force) for s in ctx.config.sources if s.enabled]
+        p.process_new(limit=100_000)
+        report = p.deliver_due()
+    finally:
+        ctx.close()
+    for r in polls:
+        detail = f"{r.new} new of {r.items}" if r.status == "200" else (r.error or "")
+        ctx.echo(f"source {r.source_id}: {r.status} {detail}".rstrip())
+    ctx.echo(f"sent {report.sent}, will retry {report.retried}, failed {report.failed}")
+    if report.failed or any(r.status == "error" for r in polls):
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command("check-config")
+@config_option
+@command_errors
+def check_config(config_path: str | None) -> None:
+    """Validate the config file and say what it sets up. Touches no network.
+
+    Exits 2 with the file, line and key of the first problem. Credentials are checked for
+    presence (never printed).
+    """
+    from bot.publishers import create_publisher
+
+    path = config_path or default_config_path()
+    config = load_config(path)
+    problems: list[str] = []
+    click.echo(f"{path}: OK")
+    click.echo(f"store: {_safe_store_url(config.store)}  timezone: {config.timezone}")
+    click.echo(f"sources ({len(config.sources)}):")
+    for s in config.sources:
+        flag = "" if s.enabled else "  [disabled]"
+        click.echo(f"  {s.id}: {s.feed} every {s.every:g}s, first run {s.first_run}{flag}")
+    click.echo(f"accounts ({len(config.accounts)}):")
+    for a in config.accounts:
+        try:
+            create_publisher(a).close()
+            status = "credentials present"
+        except ConfigError as e:
+            status = f"PROBLEM: {e}"
+            problems.append(str(e))
+        flag = "" if a.enabled else "  [disabled]"
+        click.echo(f"  {a.id} ({a.platform}): {status}{flag}")
+    routed_accounts = {a for r in config.routes for a in r.to}
+    routed_sources = {s for r in config.routes for s in (r.from_ or [s.id for s in config.sources])}
+    click.echo(f"routes ({len(config.routes)}):")
+    for r in config.routes:
+        src = ", ".join(r.from_) or "every source"
+        click.echo(f"  {src} -> {', '.join(r.to)}")
+    for a in config.accounts:
+        if a.id not in routed_accounts:
+            click.echo(f"warning: account {a.id} is in no route; it only gets editors' reposts")
+    for s in config.sources:
+        if s.id not in routed_sources:
+            click.echo(f"warning: source {s.id} is in no route; its articles go nowhere")
+    if problems:
+        sys.exit(EXIT_CONFIG)
+
+
+@cli.command()
+@config_option
+@click.argument("urls", nargs=-1, required=True)
+@click.option(
+    "--to",
+    "accounts",
+    multiple=True,
+    metavar="ACCOUNT",
+    help="Preview for this account (repeatable); default: the accounts the routes pick.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per URL: article fields, posts, lengths.",
+)
+@command_errors
+def preview(
+    config_path: str | None, urls: tuple[str, ...], accounts: tuple[str, ...], as_json: bool
+) -> None:
+    """Show exactly what would be posted for each URL. Posts nothing, records nothing.
+
+    URLS must be articles of a configured site.
+    """
+    ctx = Context(config_path, "warning")
+    failed = False
+    try:
+        for url in urls:
+            try:
+                pv = ctx.pipeline.preview(url, accounts or None)
+            except BotError as e:
+                failed = True
+                if as_json:
+                    ctx.echo(json.dumps({"url": url, "error": str(e)}, ensure_ascii=False))
+                else:
+                    click.echo(f"{url}: {e}", err=True)
+                continue
+            ctx.echo(
+                json.dumps(_preview_json(url, pv), ensure_ascii=False)
+                if as_json
+                else _preview_text(pv)
+            )
+    finally:
+        ctx.close()
+    if failed:
+        sys.exit(EXIT_FAILURE)
+
+
+def _preview_json(url: str, pv: Preview) -> dict[str, Any]:
+    article = asdict(pv.article)
+    for k in ("published",):
+        if article.get(k):
+            article[k] = article[k].isoformat()
+    return {
+        "url": url,
+        "source": pv.source_id,
+        "article": article,
+        "routed_to": list(pv.routed),
+        "posts": [
+            {
+                "account": p.account_id,
+                "platform": p.platform,
+                "text": p.text,
+                "length": p.length,
+                "limit": p.limit,
+                "dropped": list(p.dropped),
+            }
+            for p in pv.posts
+        ],
+    }
+
+
+def _preview_text(pv: Preview) -> str:
+    a = pv.article
+    lines = [
+        click.style(a.title, bold=True),
+        f"  url:      {a.url}",
+        f"  source:   {pv.source_id}   language: {a.language or '?'}   published: "
+        f"{a.published.isoformat(timespec='minutes') if a.published else '?'}",
+        f"  authors:  {', '.join(a.authors) or '?'}   tags: {', '.join(a.tags) or '-'}",
+        f"  image:    {a.image.url if a.image else '-'}",
+        f"  routed:   {', '.join(pv.routed) or 'no account (no route matches)'}",
+        "",
+    ]
+    lines += _posts_text(pv.posts)
+    return "\n".join(lines)
+
+
+def _posts_text(posts: Iterable[Post]) -> list[str]:
+    lines: list[str] = []
+    for p in posts:
+        dropped = f"  (dropped to fit: {', '.join(p.dropped)})" if p.dropped else ""
+        lines.append(
+            click.style(
+                f"── {p.account_id} ({p.platform}) {p.length}/{p.limit}{dropped}", fg="cyan"
+            )
+        )
+        lines.append(p.text)
+        lines.append("")
+    return lines
+
+
+@cli.command()
+@config_option
+@log_option
+@click.argument("url")
+@click.option(
+    "--to",
+    "accounts",
+    multiple=True,
+    required=True,
+    metavar="ACCOUNT",
+    help="Account to post to (repeatable).",
+)
+@click.option(
+    "--text",
+    default=None,
+    help="Your own text instead of the template (the link is added if missing).",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="TIME",
+    help="Post at this time (ISO 8601, e.g. 2026-12-01T08:00, in the config's time zone) instead of now.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the posts and stop; queue nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@command_errors
+def repost(
+    config_path: str | None,
+    log_level: str,
+    url: str,
+    accounts: tuple[str, ...],
+    text: str | None,
+    at: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Post an article of a configured site again, now or at a time (an editor's repost).
+
+    Always creates a new delivery: it is never blocked by the automatic post of the same
+    article. Without --at it is sent right away and the link to the live post is printed.
+    """
+    ctx = Context(config_path, log_level)
+    try:
+        when = _parse_when(at, ctx.config) if at else None
+        p = ctx.pipeline
+        pv = p.preview(url, accounts)
+        from bot.publishers import spec_for
+        from bot.summarizer import compose
+
+        posts = [
+            compose(pv.article, p.config.account(a), spec_for(p.config.account(a)), text=text)
+            for a in accounts
+        ]
+        for line in _posts_text(posts):
+            ctx.echo(line)
+        if dry_run:
+            ctx.echo("dry run: nothing queued")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BotError("not confirmed: add --yes to repost without a prompt")
+            if not click.confirm(
+                f"Post this to {', '.join(accounts)}{' at ' + when.isoformat() if when else ''}?"
+            ):
+                ctx.echo("cancelled: nothing queued")
+                return
+        queued = p.repost(url, accounts, text=text, at=when, actor=f"cli:{_user()}", preview=pv)
+        if when is not None and when > p.clock():
+            for delivery_id, post in queued:
+                ctx.echo(
+                    f"queued delivery #{delivery_id} to {post.account_id} for {when.isoformat()}"
+                )
+            return
+        report = p.deliver_due(only=[d for d, _ in queued])
+        ok = True
+        for d, outcome in report.results:
+            final = p.store.get_delivery(d.id)
+            if final is not None and final.state == DeliveryState.SENT:
+                ctx.echo(f"posted to {d.account_id}: {final.remote_url or final.remote_id}")
+            elif final is not None and final.state == DeliveryState.QUEUED:
+                ctx.echo(
+                    f"{d.account_id}: not posted yet ({final.error}); it stays queued as #{d.id}"
+                )
+            else:
+                ok = False
+                ctx.echo(f"{d.account_id}: failed: {final.error if final else outcome}")
+        if not ok:
+            sys.exit(EXIT_FAILURE)
+    finally:
+        ctx.close()
+
+
+def _parse_when(value: str, config: Config) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--at") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=config.tz)
+    return when.astimezone(UTC)
+
+
+def _user() -> str:
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER", "unknown")
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--limit", default=50, show_default=True, help="How many deliveries to show.")
+@command_errors
+def queue(config_path: str | None, as_json: bool, limit: int) -> None:
+    """Show what is waiting to be posted: queued, held for an editor, or being sent."""
+    ctx = Context(config_path, "warning")
+    try:
+        rows = ctx.pipeline.store.list_deliveries(
+            states=(
+                DeliveryState.QUEUED,
+                DeliveryState.HELD,
+                DeliveryState.SENDING,
+                DeliveryState.PENDING,
+            ),
+            limit=limit,
+            newest_first=False,
+        )
+        _print_deliveries(ctx, rows, as_json, when="due")
+        if not rows and not as_json:
+            ctx.echo("the queue is empty")
+    finally:
+        ctx.close()
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--limit", default=50, show_default=True, help="How many deliveries to show.")
+@click.option("--account", default=None, help="Only this account.")
+@command_errors
+def history(config_path: str | None, as_json: bool, limit: int, account: str | None) -> None:
+    """Show recent deliveries, newest first: what was posted where, with links and errors."""
+    ctx = Context(config_path, "warning")
+    try:
+        rows = ctx.pipeline.store.list_deliveries(limit=limit, account_id=account)
+        _print_deliveries(ctx, rows, as_json, when="updated")
+        if not rows and not as_json:
+            ctx.echo("nothing delivered yet")
+    finally:
+        ctx.close()
+
+
+def _print_deliveries(ctx: Context, rows: Sequence[Delivery], as_json: bool, *, when: str) -> None:
+    store = ctx.pipeline.store
+    titles: dict[int, tuple[str, str]] = {}
+    for d in rows:
+        if d.article_id not in titles:
+            a = store.get_article(d.article_id)
+            titles[d.article_id] = (a.title, a.url) if a else ("?", d.url)
+    for d in rows:
+        title, article_url = titles[d.article_id]
+        if as_json:
+            ctx.echo(
+                json.dumps(
+                    {
+                        "id": d.id,
+                        "state": str(d.state),
+                        "account": d.account_id,
+                        "purpose": d.purpose,
+                        "article_id": d.article_id,
+                        "title": title,
+                        "article_url": article_url,
+                        "text": d.text,
+                        "not_before": d.not_before.isoformat(),
+                        "attempts": d.attempts,
+                        "remote_id": d.remote_id,
+                        "remote_url": d.remote_url,
+                        "error": d.error,
+                        "created_at": d.created_at.isoformat() if d.created_at else None,
+                        "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            continue
+        stamp = d.not_before if when == "due" else (d.sent_at or d.updated_at or d.not_before)
+        local = stamp.astimezone(ctx.config.tz).strftime("%Y-%m-%d %H:%M")
+        extra = d.remote_url or d.remote_id or ""
+        if d.error and d.state is not DeliveryState.SENT:
+            extra = d.error
+        purpose = "" if d.purpose == "auto" else f" [{d.purpose}]"
+        ctx.echo(
+            f"#{d.id:<5} {d.state:<9} {d.account_id:<14} {local}  {_short(title, 50)}{purpose}  {extra}"
+        )
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@config_option
+@click.argument("delivery_id", type=int)
+@command_errors
+def cancel(config_path: str | None, delivery_id: int) -> None:
+    """Cancel a queued or held delivery (it will not be posted)."""
+    ctx = Context(config_path, "warning")
+    try:
+        if not ctx.pipeline.cancel(delivery_id, actor=f"cli:{_user()}"):
+            raise BotError(f"delivery #{delivery_id} is not queued or held (see `syndbot queue`)")
+        ctx.echo(f"delivery #{delivery_id} cancelled")
+    finally:
+        ctx.close()
+
+
+@cli.command()
+@config_option
+@click.argument("delivery_id", type=int)
+@command_errors
+def retry(config_path: str | None, delivery_id: int) -> None:
+    """Put a failed or held delivery back in the queue, due now (the daemon sends it)."""
+    ctx = Context(config_path, "warning")
+    try:
+        if not ctx.pipeline.retry(delivery_id, actor=f"cli:{_user()}"):
+            raise BotError(f"delivery #{delivery_id} is not failed or held (see `syndbot history`)")
+        ctx.echo(f"delivery #{delivery_id} queued again")
+    finally:
+        ctx.close()
+
+
+def _safe_store_url(url: str) -> str:
+    try:
+        from sqlalchemy import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(invalid)"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``syndbot`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="syndbot")
+
+
+__all__ = ["cli", "main"]
+
+_ = Path  # used by demo below

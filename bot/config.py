@@ -1,0 +1,523 @@
+"""The configuration contract: one YAML file, validated once, never rewritten.
+
+``load_config(path)`` reads the file, expands ``${VAR}`` references from the environment (and a
+``.env`` file next to the config), and validates everything with pydantic. Unknown keys are
+errors. Any problem raises ``ConfigError`` whose message names the file, the line and the key;
+loading never touches the network and never exits the process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "config/syndbot.yaml"
+CONFIG_ENV_VAR = "SYNDBOT_CONFIG"
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, None: 1,
+}  # fmt: skip
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: object) -> float:
+    """``"90s"``, ``"2m"``, ``"1.5h"``, ``"1d"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 2m, 1h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    else:
+        raise ValueError(f"expected a duration like 30s, 2m, 1h or 1d, not {value!r}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """``"5MB"``, ``"512KiB"`` or a number of bytes -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (m := _SIZE_RE.match(value)):
+        unit = m.group(2).lower() if m.group(2) else None
+        return int(float(m.group(1)) * _SIZE_UNITS[unit])
+    raise ValueError(f"expected a size like 5MB or 512KiB, not {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRun:
+    """What a newly added source does with the items already in its feed.
+
+    ``skip``: record them, post nothing. ``latest:N``: post the N newest. ``since:DATE``: post
+    those published on or after DATE (UTC midnight when no time is given).
+    """
+
+    mode: Literal["skip", "latest", "since"]
+    count: int = 0
+    since: datetime | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> FirstRun:
+        if isinstance(value, FirstRun):
+            return value
+        text = str(value).strip()
+        if text == "skip":
+            return cls("skip")
+        if text.startswith("latest:"):
+            n = text.removeprefix("latest:").strip()
+            if not n.isdigit():
+                raise ValueError(f"latest:N needs a whole number, not {n!r}")
+            return cls("latest", count=int(n))
+        if text.startswith("since:"):
+            raw = text.removeprefix("since:").strip()
+            try:
+                when = datetime.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(
+                    f"since:DATE needs an ISO date like 2026-01-31, not {raw!r}"
+                ) from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return cls("since", since=when.astimezone(UTC))
+        raise ValueError(f"first_run must be skip, latest:N or since:DATE, not {text!r}")
+
+    def __str__(self) -> str:
+        if self.mode == "latest":
+            return f"latest:{self.count}"
+        if self.mode == "since" and self.since:
+            return f"since:{self.since.isoformat()}"
+        return self.mode
+
+
+def _first_run(value: object) -> FirstRun:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = f"since:{value.isoformat()}"
+    return FirstRun.parse(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_id(value: str) -> str:
+    if not _ID_RE.match(value):
+        raise ValueError(
+            "ids use lower-case letters, digits, '-', '_' and '.', start with a letter or digit, "
+            f"and are at most 64 characters: {value!r}"
+        )
+    return value
+
+
+Id = Annotated[str, BeforeValidator(lambda v: _check_id(str(v)))]
+
+
+def _check_http_url(value: object) -> str:
+    text = str(value).strip()
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise ValueError(f"expected an http:// or https:// URL, not {text!r}")
+    return text
+
+
+HttpUrl = Annotated[str, BeforeValidator(_check_http_url)]
+
+
+class FetchSettings(_Strict):
+    """How syndbot talks to news sites."""
+
+    timeout: Duration = 20.0
+    max_bytes: Size = 5_000_000
+    user_agent: str = "syndbot/0.1 (+https://github.com/syndbot/syndbot; news syndication bot)"
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+
+class SourceConfig(_Strict):
+    """A feed to watch."""
+
+    id: Id
+    feed: HttpUrl
+    every: Duration = 120.0
+    jitter: Duration | None = None  # default: 10% of `every`, at most 30 s
+    first_run: Annotated[FirstRun, BeforeValidator(_first_run)] = FirstRun("skip")
+    language: str | None = None  # used when neither the page nor the feed says
+    scrape: bool = True  # fetch each article page (else use the feed's fields only)
+    hosts: tuple[str, ...] = ()  # extra hosts whose article URLs belong to this site
+    enabled: bool = True
+
+    @field_validator("every")
+    @classmethod
+    def _every_min(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+    @property
+    def effective_jitter(self) -> float:
+        return self.jitter if self.jitter is not None else min(self.every * 0.1, 30.0)
+
+
+class HashtagSettings(_Strict):
+    """Hashtags from the article's categories and tags."""
+
+    max: int = Field(default=2, ge=0, le=30)
+    map: dict[str, str | None] = Field(default_factory=dict)  # "Haiti": "Haïti"; null = never
+    exclude: tuple[str, ...] = ("Uncategorized", "Non classé")
+    only_mapped: bool = False  # only categories named in `map` become hashtags
+
+
+class UtmSettings(_Strict):
+    """Campaign parameters added to the link (utm_source etc.)."""
+
+    source: str | None = None
+    medium: str | None = "social"
+    campaign: str | None = None
+    content: str | None = None
+
+    def params(self) -> dict[str, str]:
+        pairs = {
+            "utm_source": self.source,
+            "utm_medium": self.medium,
+            "utm_campaign": self.campaign,
+            "utm_content": self.content,
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+
+class AccountConfig(_Strict):
+    """A social account to post to."""
+
+    id: Id
+    platform: str
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    template: str = "{title} {hashtags} {url}"
+    hashtags: HashtagSettings = HashtagSettings()
+    utm: UtmSettings | None = None
+    api_base: HttpUrl | None = None
+    max_length: int | None = Field(default=None, ge=1)  # lower the platform limit, never raise it
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, v: str) -> str:
+        from bot.publishers import REGISTRY
+
+        if v not in REGISTRY:
+            raise ValueError(f"unknown platform {v!r}; known: {', '.join(sorted(REGISTRY))}")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _template_ok(cls, v: str) -> str:
+        from bot.summarizer import check_template
+
+        check_template(v)
+        return v
+
+    def credential(self, name: str) -> str:
+        """The secret's value; raises ConfigError naming the key when it is missing."""
+        secret = self.credentials.get(name)
+        if secret is None or not secret.get_secret_value():
+            raise ConfigError(
+                f"accounts.{self.id}.credentials.{name} is required for {self.platform}"
+            )
+        return secret.get_secret_value()
+
+
+class RouteWhere(_Strict):
+    """Conditions on an article; all given ones must hold."""
+
+    categories_any: tuple[str, ...] = ()
+    categories_all: tuple[str, ...] = ()
+    categories_none: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    title_matches: str | None = None  # a regular expression, case-insensitive
+
+    @field_validator("title_matches")
+    @classmethod
+    def _regex_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+
+class RouteConfig(_Strict):
+    """Send articles from these sources to these accounts, when `where` holds."""
+
+    from_: tuple[str, ...] = Field(alias="from", default=())  # empty: every source
+    to: tuple[str, ...]
+    where: RouteWhere = RouteWhere()
+
+
+class RetrySettings(_Strict):
+    """How long and how often failed posts are retried."""
+
+    first: Duration = 30.0
+    max_wait: Duration = 1800.0
+    give_up_after: Duration = 86400.0
+
+
+class Config(_Strict):
+    """The whole file."""
+
+    store: str = "sqlite:///data/syndbot.db"
+    timezone: str = "UTC"
+    fetch: FetchSettings = FetchSettings()
+    deliver_every: Duration = 5.0
+    lease: Duration = 300.0
+    retry: RetrySettings = RetrySettings()
+    sources: tuple[SourceConfig, ...] = ()
+    accounts: tuple[AccountConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz_ok(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name like America/Port-au-Prince)"
+            ) from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def source(self, source_id: str) -> SourceConfig:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(source_id)
+
+    def account(self, account_id: str) -> AccountConfig:
+        for a in self.accounts:
+            if a.id == account_id:
+                return a
+        raise KeyError(account_id)
+
+    def secret_values(self) -> frozenset[str]:
+        """Every credential value, so logs and output can be scrubbed of them."""
+        return frozenset(
+            s.get_secret_value()
+            for a in self.accounts
+            for s in a.credentials.values()
+            if len(s.get_secret_value()) >= 4
+        )
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def default_config_path() -> str:
+    return os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read, expand and validate the config file at ``path``.
+
+    ``environ`` defaults to ``os.environ`` merged over the ``.env`` file beside the config.
+    """
+    p = Path(path)
+    shown = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file (set --config or $SYNDBOT_CONFIG)", path=shown) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", path=shown) from None
+    if environ is None:
+        env_file = p.parent / ".env"
+        dotenv = (
+            {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+            if env_file.is_file()
+            else {}
+        )
+        environ = {**dotenv, **os.environ}
+    return parse_config(text, environ, path=shown)
+
+
+def parse_config(text: str, environ: Mapping[str, str], *, path: str = "<config>") -> Config:
+    """Validate YAML text (see ``load_config``)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        problem = e.problem or e.context or "invalid YAML"
+        raise ConfigError(f"YAML syntax error: {problem}", path=path, line=line) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"YAML error: {e}", path=path) from None
+    if node is None:
+        raise ConfigError("the file is empty", path=path)
+    lines = dict(_node_lines(node, ()))
+    data = _construct(node, path)
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys", path=path, line=1)
+    data = _expand(data, environ, (), lines, path)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors(include_url=False, include_input=False)[0]
+        loc = _loc_to_keys(err["loc"], data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling and indentation)"
+        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
+        raise ConfigError(
+            f"{_dotted(loc)}: {msg}{more}", path=path, line=_nearest_line(loc, lines)
+        ) from None
+    dangling = _reference_problem(config)
+    if dangling is not None:
+        where, why = dangling
+        raise ConfigError(f"{_dotted(where)}: {why}", path=path, line=_nearest_line(where, lines))
+    return config
+
+
+def _reference_problem(config: Config) -> tuple[tuple[Any, ...], str] | None:
+    """The first duplicate id or dangling route reference, as (YAML key path, message)."""
+    groups: tuple[tuple[str, list[str]], ...] = (
+        ("sources", [s.id for s in config.sources]),
+        ("accounts", [a.id for a in config.accounts]),
+    )
+    for kind, ids in groups:
+        seen: set[str] = set()
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
+                return (kind, i, "id"), f"id {item_id!r} is used twice"
+            seen.add(item_id)
+    source_ids = [s.id for s in config.sources]
+    account_ids = [a.id for a in config.accounts]
+    for i, route in enumerate(config.routes):
+        for j, s in enumerate(route.from_):
+            if s not in source_ids:
+                known = ", ".join(source_ids) or "none"
+                return ("routes", i, "from", j), f"unknown source {s!r} (sources: {known})"
+        for j, a in enumerate(route.to):
+            if a not in account_ids:
+                known = ", ".join(account_ids) or "none"
+                return ("routes", i, "to", j), f"unknown account {a!r} (accounts: {known})"
+    return None
+
+
+def _construct(node: yaml.Node, path: str) -> Any:
+    try:
+        return yaml.SafeLoader("").construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ConfigError(f"YAML error: {e.problem}", path=path, line=line) from None
+
+
+def _node_lines(node: yaml.Node, key: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], int]]:
+    yield key, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            name = k.value
+            yield (*key, name), k.start_mark.line + 1
+            for sub, line in _node_lines(v, (*key, name)):
+                if sub != (*key, name):
+                    yield sub, line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            yield from _node_lines(v, (*key, i))
+
+
+def _expand(
+    value: Any,
+    environ: Mapping[str, str],
+    key: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    path: str,
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, environ, (*key, k), lines, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, environ, (*key, i), lines, path) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in environ and environ[name] != "":
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{_dotted(key)}: environment variable {name} is not set "
+                "(export it or put it in the .env file next to the config)",
+                path=path,
+                line=_nearest_line(key, lines),
+            )
+
+        return _ENV_RE.sub(sub, value)
+    return value
+
+
+def _loc_to_keys(loc: tuple[int | str, ...], data: Any) -> tuple[Any, ...]:
+    """Map pydantic's location (field names) back to YAML keys (aliases like ``from``)."""
+    out: list[Any] = []
+    cur = data
+    for part in loc:
+        if part == "from_":
+            part = "from"
+        if isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            out.append(part)
+            cur = cur[part]
+            continue
+        if isinstance(cur, dict) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(part, str) and part.startswith(("function-", "constrained-")):
+            continue
+        else:
+            out.append(part)
+            cur = None
+    return tuple(out)
+
+
+def _nearest_line(key: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    while True:
+        if key in lines:
+            return lines[key]
+        if not key:
+            return None
+        key = key[:-1]
+
+
+def _dotted(key: tuple[Any, ...]) -> str:
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"

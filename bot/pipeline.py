@@ -1,0 +1,570 @@
+"""The orchestration: poll → record → scrape → route → compose → queue → deliver.
+
+Used by the daemon (``bot.scheduler``) and by the CLI; editors' actions go through here too, so
+nothing ever calls a platform SDK directly. Time comes from ``clock`` so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot import identity, router
+from bot.config import AccountConfig, Config, SourceConfig
+from bot.errors import BotError, ConfigError, FetchError, ParseError, PublishError
+from bot.feeds import parse_feed
+from bot.fetcher import Fetcher
+from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, PublishResult
+from bot.publishers import create_publisher, spec_for
+from bot.publishers.base import InDoubt, Publisher
+from bot.scraper import article_from_item, parse_article
+from bot.store import NewDelivery, Store, StoredArticle
+from bot.summarizer import compose
+from bot.textlen import length
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnknownSite(BotError):
+    """An editor gave a URL that belongs to no configured source."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    source_id: str
+    status: str  # "200", "304", "error", "skipped"
+    new: int = 0
+    items: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class DeliverReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    recovered: int = 0
+    results: list[tuple[Delivery, str]] = field(default_factory=list)  # (delivery, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """An article and the post each of its accounts would get."""
+
+    article: Article
+    source_id: str
+    posts: tuple[Post, ...]
+    routed: tuple[str, ...]  # accounts the automatic route sends it to
+
+
+def select_first_run(source: SourceConfig) -> Callable[[list[FeedItem]], set[int]]:
+    """The first-run policy of ``source`` as a chooser over the items of its first poll."""
+    policy = source.first_run
+
+    def choose(items: list[FeedItem]) -> set[int]:
+        if policy.mode == "skip":
+            return set()
+        if policy.mode == "latest":
+            newest = sorted(
+                range(len(items)),
+                key=lambda i: (
+                    items[i].published is not None,
+                    items[i].published or datetime.min.replace(tzinfo=UTC),
+                ),
+                reverse=True,
+            )
+            return set(newest[: policy.count])
+        since = policy.since
+        return {
+            i
+            for i, it in enumerate(items)
+            if it.published is not None and since is not None and it.published >= since
+        }
+
+    return choose
+
+
+class Pipeline:
+    """Everything the daemon and the CLI do, on one config and one store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        fetcher: Fetcher | None = None,
+        clock: Clock = utcnow,
+        owner: str = "syndbot",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher or Fetcher(config.fetch)
+        self.clock = clock
+        self.owner = owner
+        self.rng = rng or random.Random()
+        self._publishers: dict[str, Publisher] = {}
+        self._publishers_lock = threading.Lock()
+        self._process_lock = threading.Lock()
+        self.on_queued: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        with self._publishers_lock:
+            for p in self._publishers.values():
+                p.close()
+            self._publishers.clear()
+        self.fetcher.close()
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def poll(self, source: SourceConfig, *, force: bool = False) -> PollReport:
+        """Fetch one source's feed and record its new items. Never raises for a bad site."""
+        now = self.clock()
+        state = self.store.source_state(source.id)
+        if not force and state.backoff_until is not None and state.backoff_until > now:
+            return PollReport(source.id, "skipped", error=state.last_error)
+        try:
+            result = self.fetcher.fetch(
+                source.feed, etag=state.etag, last_modified=state.last_modified
+            )
+            if result.not_modified:
+                self.store.record_poll(
+                    source.id,
+                    now=now,
+                    status="304",
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    final_url=result.final_url,
+                )
+                log.debug("source %s: not modified", source.id)
+                return PollReport(source.id, "304")
+            feed = parse_feed(
+                result.content,
+                source_id=source.id,
+                url=result.final_url,
+                content_type=result.content_type,
+                default_language=source.language,
+            )
+        except (FetchError, ParseError) as e:
+            return self._poll_failed(source, state.failures, now, str(e))
+        keyed = [(item, identity.item_keys(item)) for item in feed.items]
+        keyed = [(item, keys) for item, keys in keyed if keys]
+        new_ids = self.store.record_items(
+            source.id, keyed, now=now, select_new=select_first_run(source)
+        )
+        self.store.record_poll(
+            source.id,
+            now=now,
+            status="200",
+            etag=result.etag,
+            last_modified=result.last_modified,
+            final_url=result.final_url,
+        )
+        if result.redirects:
+            log.info("source %s: feed redirected to %s", source.id, result.final_url)
+        if new_ids:
+            log.info(
+                "source %s: %d new article(s) of %d in the feed",
+                source.id,
+                len(new_ids),
+                len(keyed),
+            )
+        return PollReport(source.id, "200", new=len(new_ids), items=len(keyed))
+
+    def _poll_failed(
+        self, source: SourceConfig, failures: int, now: datetime, error: str
+    ) -> PollReport:
+        wait = min(source.every * 2 ** min(failures, 10), 3600.0) * self.rng.uniform(0.9, 1.1)
+        until = now + timedelta(seconds=wait)
+        self.store.record_poll(source.id, now=now, status="error", error=error, backoff_until=until)
+        log.warning(
+            "source %s: poll failed (%s); next try in %ds (failure %d)",
+            source.id,
+            error,
+            wait,
+            failures + 1,
+        )
+        return PollReport(source.id, "error", error=error)
+
+    # -- processing new articles ----------------------------------------------------------------
+
+    def process_new(self, limit: int = 200) -> int:
+        """Scrape, route and queue every article recorded as new. Returns how many were done."""
+        done = 0
+        with self._process_lock:
+            while True:
+                batch = self.store.articles_in_state("new", limit=min(limit - done, 50))
+                if not batch:
+                    break
+                for stored in batch:
+                    self.process_article(stored)
+                    done += 1
+                if done >= limit:
+                    break
+        if done and self.on_queued:
+            self.on_queued()
+        return done
+
+    def process_article(self, stored: StoredArticle) -> list[int]:
+        """Build the Article for one new row, route it, and queue one delivery per account."""
+        now = self.clock()
+        source = self._source(stored.source_id)
+        article = self._scrape(stored.item, source)
+        keys = identity.article_keys(article.url, article.wp_post_id)
+        other = self.store.learn_keys(stored.id, keys)
+        if other is not None:
+            self.store.mark_article(
+                stored.id, "duplicate", now=now, note=f"same article as #{other}"
+            )
+            log.info("article %s is the same as #%d; not posted again", article.url, other)
+            return []
+        accounts = router.route(article, stored.source_id, self.config)
+        new = [self._new_delivery(article, account) for account in accounts]
+        ids = self.store.route_article(
+            stored.id,
+            article,
+            new,
+            now=now,
+            note=None if accounts else "no route sends this article to any account",
+        )
+        log.info(
+            "article %s (%s): queued for %s",
+            article.url,
+            stored.source_id,
+            ", ".join(a.id for a in accounts) or "no account",
+        )
+        return ids
+
+    def _new_delivery(self, article: Article, account: AccountConfig) -> NewDelivery:
+        try:
+            post = compose(article, account, spec_for(account))
+        except Exception as e:  # a bug in composing must not lose the article
+            log.exception("article %s: composing for %s failed", article.url, account.id)
+            return NewDelivery(
+                account_id=account.id,
+                text="",
+                url=article.url,
+                state=DeliveryState.FAILED,
+                error=f"could not compose the post: {e}",
+            )
+        return NewDelivery(account_id=account.id, text=post.text, url=post.url)
+
+    def _source(self, source_id: str) -> SourceConfig | None:
+        try:
+            return self.config.source(source_id)
+        except KeyError:
+            return None
+
+    def _scrape(self, item: FeedItem, source: SourceConfig | None) -> Article:
+        language = source.language if source else None
+        if item.link and (source is None or source.scrape):
+            try:
+                page = self.fetcher.fetch(
+                    item.link, allowed_hosts=self._hosts_for(source, item.link)
+                )
+                return parse_article(
+                    page.content, page.final_url, item=item, default_language=language
+                )
+            except (FetchError, ParseError) as e:
+                log.warning(
+                    "article %s: page unavailable (%s); using the feed's fields", item.link, e
+                )
+        return article_from_item(item, default_language=language)
+
+    def _hosts_for(self, source: SourceConfig | None, url: str) -> set[str]:
+        hosts = {_host(url)}
+        if source is not None:
+            hosts |= {_host(source.feed), *source.hosts}
+        return hosts
+
+    # -- delivering -----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Put deliveries left ``sending`` by a dead process back in line (or hold them)."""
+        n = self.store.recover_expired(now=self.clock(), policy=self._in_doubt_policy)
+        if n:
+            log.warning("recovered %d interrupted deliveries", n)
+        return n
+
+    def _in_doubt_policy(self, account_id: str) -> InDoubt:
+        try:
+            return spec_for(self.config.account(account_id)).in_doubt
+        except KeyError:
+            return InDoubt.HOLD
+
+    def deliver_due(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        only: Iterable[int] | None = None,
+        limit: int = 1000,
+    ) -> DeliverReport:
+        """Send due deliveries one at a time until none is due (or ``stop`` is set)."""
+        report = DeliverReport()
+        report.recovered = self.recover()
+        enabled = [a.id for a in self.config.accounts if a.enabled]
+        wanted = set(only) if only is not None else None
+        handled = 0
+        while handled < limit and not (stop and stop.is_set()):
+            claimed = (
+                self.store.claim_due(
+                    now=self.clock(),
+                    owner=self.owner,
+                    lease=self.config.lease,
+                    limit=1,
+                    accounts=enabled,
+                )
+                if wanted is None
+                else self._claim_only(wanted)
+            )
+            if not claimed:
+                break
+            for d in claimed:
+                outcome = self._send(d)
+                report.results.append((d, outcome))
+                if outcome == "sent":
+                    report.sent += 1
+                elif outcome == "retry":
+                    report.retried += 1
+                else:
+                    report.failed += 1
+                handled += 1
+        return report
+
+    def _claim_only(self, wanted: set[int]) -> list[Delivery]:
+        while wanted:
+            d = self.store.claim(
+                wanted.pop(), now=self.clock(), owner=self.owner, lease=self.config.lease
+            )
+            if d is not None:
+                return [d]
+        return []
+
+    def _publisher(self, account: AccountConfig) -> Publisher:
+        with self._publishers_lock:
+            p = self._publishers.get(account.id)
+            if p is None:
+                p = create_publisher(account)
+                self._publishers[account.id] = p
+            return p
+
+    def _send(self, d: Delivery) -> str:
+        """Publish one claimed delivery and record the result. Returns sent|retry|failed."""
+        try:
+            account = self.config.account(d.account_id)
+        except KeyError:
+            self.store.mark_failed(
+                d.id, self.owner, f"account {d.account_id!r} is not in the config", now=self.clock()
+            )
+            return "failed"
+        try:
+            spec = spec_for(account)
+            post = Post(
+                account_id=account.id,
+                platform=account.platform,
+                text=d.text,
+                url=d.url,
+                length=length(d.text, spec.counting),
+                limit=spec.max_length,
+            )
+            result = self._publisher(account).publish(post, idempotency_key=d.uid)
+        except PublishError as e:
+            return self._publish_failed(d, account, e)
+        except ConfigError as e:
+            self.store.mark_failed(d.id, self.owner, str(e), now=self.clock())
+            log.error("delivery %d to %s failed: %s", d.id, account.id, e)
+            return "failed"
+        except Exception as e:  # an unexpected bug: keep the post, try again later
+            log.exception("delivery %d to %s: unexpected error", d.id, account.id)
+            err = PublishError(
+                f"unexpected error: {type(e).__name__}: {e}",
+                platform=account.platform,
+                retryable=True,
+            )
+            return self._publish_failed(d, account, err)
+        return self._published(d, account, result)
+
+    def _published(self, d: Delivery, account: AccountConfig, result: PublishResult) -> str:
+        now = self.clock()
+        if result.duplicate and d.purpose != "auto" and d.attempts <= 1:
+            msg = (
+                f"{account.platform} already has a post with exactly this text; "
+                "change the text (--text) to post it again"
+            )
+            self.store.mark_failed(d.id, self.owner, msg, now=now)
+            log.warning("repost %d to %s refused: %s", d.id, account.id, msg)
+            return "failed"
+        self.store.mark_sent(d.id, self.owner, result, now=now)
+        if result.duplicate:
+            log.info(
+                "delivery %d to %s: already on %s (duplicate); recorded as sent",
+                d.id,
+                account.id,
+                account.platform,
+            )
+        else:
+            log.info("posted %s to %s: %s", d.url, account.id, result.url or result.remote_id)
+        return "sent"
+
+    def _publish_failed(self, d: Delivery, account: AccountConfig, e: PublishError) -> str:
+        now = self.clock()
+        age = (now - d.created_at).total_seconds() if d.created_at else 0.0
+        if not e.retryable:
+            self.store.mark_failed(d.id, self.owner, str(e), now=now)
+            log.error("delivery %d of %s to %s failed for good: %s", d.id, d.url, account.id, e)
+            return "failed"
+        if age > self.config.retry.give_up_after:
+            msg = f"gave up after {d.attempts} attempts over {age / 3600:.1f} h; last error: {e}"
+            self.store.mark_failed(d.id, self.owner, msg, now=now)
+            log.error("delivery %d of %s to %s: %s", d.id, d.url, account.id, msg)
+            return "failed"
+        wait = self.backoff(d.attempts, e.retry_after)
+        not_before = now + timedelta(seconds=wait)
+        self.store.mark_retry(d.id, self.owner, str(e), not_before=not_before, now=now)
+        # The whole account waits: the next queued post would meet the same limit or outage.
+        self.store.defer_account(account.id, not_before, now=now)
+        log.warning(
+            "delivery %d of %s to %s: %s; retrying in %ds", d.id, d.url, account.id, e, round(wait)
+        )
+        return "retry"
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt ``attempts + 1``: exponential with jitter, or the
+        platform's own reset time when it gave one."""
+        r = self.config.retry
+        base = min(r.first * 2.0 ** max(attempts - 1, 0), r.max_wait) * self.rng.uniform(0.8, 1.2)
+        if retry_after is not None:
+            return max(retry_after + self.rng.uniform(0.5, 3.0), 1.0)
+        return max(base, 1.0)
+
+    # -- editors --------------------------------------------------------------------------------
+
+    def source_for_url(self, url: str) -> SourceConfig:
+        """The configured source whose site ``url`` belongs to; ``UnknownSite`` otherwise."""
+        if not url.lower().startswith(("http://", "https://")):
+            raise UnknownSite(f"not a web address: {url!r}")
+        host = _host(url)
+        for s in self.config.sources:
+            if host == _host(s.feed) or host in {h.lower().removeprefix("www.") for h in s.hosts}:
+                return s
+        sites = ", ".join(sorted({_host(s.feed) for s in self.config.sources})) or "none"
+        raise UnknownSite(f"{url} is not on a configured site (configured: {sites})")
+
+    def fetch_article(self, url: str) -> tuple[SourceConfig, Article]:
+        """Fetch and parse an article page of a configured site (editors' URLs)."""
+        source = self.source_for_url(url)
+        page = self.fetcher.fetch(url, allowed_hosts=self._hosts_for(source, source.feed))
+        article = parse_article(page.content, page.final_url, default_language=source.language)
+        return source, article
+
+    def preview(self, url: str, accounts: Sequence[str] | None = None) -> Preview:
+        """What each routed account (or each of ``accounts``) would post for ``url``."""
+        source, article = self.fetch_article(url)
+        routed = tuple(a.id for a in router.route(article, source.id, self.config))
+        targets = (
+            [self._account(a) for a in accounts] if accounts else [self._account(a) for a in routed]
+        )
+        posts = tuple(compose(article, a, spec_for(a)) for a in targets)
+        return Preview(article=article, source_id=source.id, posts=posts, routed=routed)
+
+    def _account(self, account_id: str) -> AccountConfig:
+        try:
+            return self.config.account(account_id)
+        except KeyError:
+            known = ", ".join(a.id for a in self.config.accounts) or "none"
+            raise BotError(f"unknown account {account_id!r} (configured: {known})") from None
+
+    def repost(
+        self,
+        url: str,
+        accounts: Sequence[str],
+        *,
+        text: str | None = None,
+        at: datetime | None = None,
+        actor: str = "cli",
+        preview: Preview | None = None,
+    ) -> list[tuple[int, Post]]:
+        """Queue an editor's repost of ``url`` to ``accounts``: always a new delivery, never
+        blocked by the automatic one. Returns (delivery id, post) pairs."""
+        pv = preview or self.preview(url, accounts)
+        article = pv.article
+        now = self.clock()
+        keys = identity.article_keys(article.url, article.wp_post_id)
+        stored = self.store.article_by_key(keys)
+        if stored is None:
+            item = FeedItem(
+                source_id=pv.source_id,
+                guid=None,
+                link=article.url,
+                title=article.title,
+                published=article.published,
+                wp_post_id=article.wp_post_id,
+            )
+            article_id = self.store.create_article(pv.source_id, item, keys, now=now)
+        else:
+            article_id = stored.id
+        self.store.save_article(article_id, article, now=now)
+        out: list[tuple[int, Post]] = []
+        for account_id in accounts:
+            account = self._account(account_id)
+            post = compose(article, account, spec_for(account), text=text)
+            purpose = self.store.next_repost_purpose(article_id, account.id)
+            delivery_id = self.store.add_delivery(
+                article_id,
+                NewDelivery(
+                    account_id=account.id,
+                    text=post.text,
+                    url=post.url,
+                    purpose=purpose,
+                    not_before=at or now,
+                    priority=10,
+                    created_by=actor,
+                ),
+                now=now,
+            )
+            if delivery_id is not None:
+                out.append((delivery_id, post))
+                log.info(
+                    "repost of %s to %s queued by %s (delivery %d)",
+                    article.url,
+                    account.id,
+                    actor,
+                    delivery_id,
+                )
+        if out and self.on_queued:
+            self.on_queued()
+        return out
+
+    def cancel(self, delivery_id: int, *, actor: str) -> bool:
+        return self.store.set_delivery_state(
+            delivery_id,
+            DeliveryState.CANCELLED,
+            now=self.clock(),
+            actor=actor,
+            allowed_from=(DeliveryState.QUEUED, DeliveryState.HELD, DeliveryState.PENDING),
+        )
+
+    def retry(self, delivery_id: int, *, actor: str) -> bool:
+        """Put a failed or held delivery back in the queue, due now."""
+        return self.store.set_delivery_state(
+            delivery_id,
+            DeliveryState.QUEUED,
+            now=self.clock(),
+            actor=actor,
+            not_before=self.clock(),
+            allowed_from=(DeliveryState.FAILED, DeliveryState.HELD),
+        )
+
+
+def _host(url: str) -> str:
+    return identity.site_host(url)

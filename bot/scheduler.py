@@ -1,0 +1,132 @@
+"""The daemon: APScheduler runs the pipeline's jobs. Nothing else imports apscheduler.
+
+Jobs: one ``poll:<source>`` per enabled source (its interval, with jitter; the first poll runs
+at start), and one ``deliver`` job that processes new articles and sends what is due. A poll that
+finds new articles wakes the deliver job at once. SIGTERM and SIGINT stop the daemon cleanly: no
+new job starts, the post being sent is finished and recorded, then the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "deliver"
+
+
+class Daemon:
+    """Runs a Pipeline until stopped. Constructing one starts nothing."""
+
+    def __init__(self, pipeline: Pipeline, *, max_workers: int = 8) -> None:
+        self.pipeline = pipeline
+        self.stopping = threading.Event()
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        pipeline.on_queued = self.wake_delivery
+
+    def _schedule(self) -> None:
+        config = self.pipeline.config
+        now = self.pipeline.clock()
+        for source in config.sources:
+            if not source.enabled:
+                continue
+            self._scheduler.add_job(
+                self._poll_job,
+                IntervalTrigger(
+                    seconds=source.every, jitter=source.effective_jitter, timezone="UTC"
+                ),
+                args=[source.id],
+                id=f"poll:{source.id}",
+                name=f"poll {source.id}",
+                next_run_time=now,
+            )
+        self._scheduler.add_job(
+            self._deliver_job,
+            IntervalTrigger(seconds=config.deliver_every, timezone="UTC"),
+            id=DELIVER_JOB,
+            name="deliver",
+            next_run_time=now + timedelta(seconds=0.5),
+        )
+
+    def _poll_job(self, source_id: str) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            source = self.pipeline.config.source(source_id)
+            report = self.pipeline.poll(source)
+            if report.new:
+                self.wake_delivery()
+        except Exception:  # a job must never die silently; the next run tries again
+            log.exception("source %s: poll job failed", source_id)
+
+    def _deliver_job(self) -> None:
+        try:
+            if not self.stopping.is_set():
+                self.pipeline.process_new()
+            if not self.stopping.is_set():
+                self.pipeline.deliver_due(stop=self.stopping)
+        except Exception:
+            log.exception("deliver job failed")
+
+    def wake_delivery(self) -> None:
+        """Run the deliver job now (new articles or a repost are waiting)."""
+        if self.stopping.is_set() or not self._scheduler.running:
+            return
+        try:
+            self._scheduler.modify_job(DELIVER_JOB, next_run_time=self._now())
+        except Exception:  # the job may be gone while shutting down
+            log.debug("could not wake the deliver job", exc_info=True)
+
+    def _now(self) -> datetime:
+        return self.pipeline.clock()
+
+    def stop(self, *_: Any) -> None:
+        """Ask the daemon to stop (safe from a signal handler)."""
+        if not self.stopping.is_set():
+            log.info("stopping: finishing the post in flight")
+        self.stopping.set()
+
+    def run(self, *, install_signals: bool = True) -> int:
+        """Run until ``stop()`` (or SIGTERM/SIGINT). Returns the exit code."""
+        if install_signals:
+            self._install_signals()
+        self.pipeline.recover()
+        self._schedule()
+        self._scheduler.start()
+        config = self.pipeline.config
+        log.info(
+            "syndbot running: %d source(s), %d account(s), store %s",
+            sum(1 for s in config.sources if s.enabled),
+            sum(1 for a in config.accounts if a.enabled),
+            self.pipeline.store.url.render_as_string(hide_password=True),
+        )
+        try:
+            while not self.stopping.wait(1.0):
+                pass
+        finally:
+            self._scheduler.shutdown(wait=True)
+            self.pipeline.close()
+            log.info("syndbot stopped")
+        return 0
+
+    def _install_signals(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,1113 @@
+"""The ledger: the only module that speaks SQL (SQLAlchemy Core; SQLite or PostgreSQL).
+
+What makes "exactly once" true (see ARCHITECTURE.md):
+
+* ``article_keys`` maps every alias an article was ever seen under (WordPress post id, normalised
+  GUID, link and canonical URLs) to one ``articles`` row, so edits, re-dating, a changed GUID
+  form or a new slug never make an article new again.
+* An article is stored as ``new`` *before* anything else happens to it, and becomes ``routed`` in
+  the same transaction that creates its deliveries: a crash in between leaves it ``new``, and the
+  next cycle finishes the job. Nothing is marked seen and then lost.
+* ``deliveries`` is unique on (article, account, purpose): an automatic post exists at most once
+  per account, whatever runs how often.
+* A delivery is claimed by one short conditional UPDATE (``state='queued'`` → ``sending`` with a
+  lease); the platform call happens outside any transaction; the result is recorded right after.
+  A lease that expires while ``sending`` means the process died mid-call: the delivery goes back
+  to the queue when the platform deduplicates, or to ``held`` for an editor when it does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from bot.errors import StoreError
+from bot.models import (
+    Article,
+    Delivery,
+    DeliveryState,
+    FeedItem,
+    Image,
+    PublishResult,
+)
+from bot.publishers.base import InDoubt
+
+log = logging.getLogger(__name__)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("initialized", sa.Boolean, nullable=False, default=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("final_url", sa.Text),
+    sa.Column("last_poll_at", UTCDateTime),
+    sa.Column("last_ok_at", UTCDateTime),
+    sa.Column("last_status", sa.String(16)),  # "200", "304", "error"
+    sa.Column("last_error", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("backoff_until", UTCDateTime),
+    sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # new | routed | seen | duplicate
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("published", UTCDateTime),
+    sa.Column("item", sa.Text, nullable=False),  # FeedItem as JSON
+    sa.Column("article", sa.Text),  # Article as JSON, once scraped
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("note", sa.Text),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_articles_state", "state"),
+)
+
+article_keys = sa.Table(
+    "article_keys",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False, index=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(36), nullable=False, unique=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, default=0),
+    sa.Column("not_before", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("remote_id", sa.Text),
+    sa.Column("remote_url", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("created_by", sa.String(64), nullable=False, default="auto"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.UniqueConstraint("article_id", "account_id", "purpose", name="uq_delivery"),
+    sa.Index("ix_deliveries_due", "state", "not_before"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("article_id", sa.Integer),
+    sa.Column("delivery_id", sa.Integer),
+    sa.Column("account_id", sa.String(64)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_events_at", "at"),
+)
+
+# Ordered migrations: index i upgrades the schema from version i to i + 1, one transaction each.
+# A new database is created at the newest version directly (create_all), then stamped.
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    lambda conn: metadata.create_all(conn),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the ledger remembers about a source between polls."""
+
+    id: str
+    initialized: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None
+    last_poll_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    failures: int = 0
+    backoff_until: datetime | None = None
+    items_seen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article row: the feed item it came from and, once processed, the scraped Article."""
+
+    id: int
+    source_id: str
+    state: str
+    url: str
+    title: str
+    item: FeedItem
+    article: Article | None
+    first_seen: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to create: the composed text for one account."""
+
+    account_id: str
+    text: str
+    url: str
+    purpose: str = "auto"
+    state: DeliveryState = DeliveryState.QUEUED
+    not_before: datetime | None = None
+    priority: int = 0
+    created_by: str = "auto"
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the audit log."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    article_id: int | None
+    delivery_id: int | None
+    account_id: str | None
+    detail: str | None
+
+
+# --- (de)serialising domain objects ----------------------------------------------------------
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dump(obj: FeedItem | Article) -> str:
+    return json.dumps(
+        dataclasses.asdict(obj), default=_json_default, ensure_ascii=False, sort_keys=True
+    )
+
+
+def _load_fields(cls: type[Any], raw: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in known:
+            continue
+        if name in {"published", "updated"} and value:
+            value = datetime.fromisoformat(value)
+        elif name == "image" and value:
+            value = Image(**value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        out[name] = value
+    return out
+
+
+def load_item(raw: str) -> FeedItem:
+    return FeedItem(**_load_fields(FeedItem, raw))
+
+
+def load_article(raw: str) -> Article:
+    return Article(**_load_fields(Article, raw))
+
+
+def content_hash(article: Article) -> str:
+    h = hashlib.sha256()
+    for part in (article.title, article.description, article.body):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def _prepare_sqlite(url: sa.URL) -> None:
+    db = url.database
+    if db and db != ":memory:" and not db.startswith("file:"):
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Store:
+    """The ledger. Creating one does not connect; ``migrate()`` creates or upgrades the schema."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise StoreError(f"invalid store URL {url!r}") from None
+        self.url = parsed
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            _prepare_sqlite(parsed)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = sa.create_engine(parsed, **kwargs)
+        if self.is_sqlite:
+            self._setup_sqlite(self.engine)
+
+    @staticmethod
+    def _setup_sqlite(engine: Engine) -> None:
+        # pysqlite's own transaction handling defers BEGIN; we want BEGIN IMMEDIATE so that a
+        # read-then-write transaction never dies with "database is locked" under concurrency.
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as e:
+            raise StoreError(f"store unavailable: {e.orig}") from e
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as e:
+            raise StoreError(f"store error: {e}") from e
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; returns the version now in force."""
+        with self._tx() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table("schema_version"):
+                if insp.has_table("deliveries"):
+                    raise StoreError("database has syndbot tables but no schema_version; refusing")
+                metadata.create_all(conn)
+                conn.execute(
+                    schema_version.insert(), {"version": SCHEMA_VERSION, "applied_at": _now()}
+                )
+                return SCHEMA_VERSION
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {current} is newer than this syndbot ({SCHEMA_VERSION}); "
+                "upgrade syndbot"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self._tx() as conn:
+                MIGRATIONS[version](conn)
+                conn.execute(
+                    schema_version.insert(), {"version": version + 1, "applied_at": _now()}
+                )
+            log.info("store migrated to schema version %d", version + 1)
+        return SCHEMA_VERSION
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute(sa.select(1))
+
+    # -- sources --------------------------------------------------------------------------------
+
+    def source_state(self, source_id: str) -> SourceState:
+        with self._tx() as conn:
+            row = (
+                conn.execute(sa.select(sources).where(sources.c.id == source_id)).mappings().first()
+            )
+        return SourceState(**dict(row)) if row else SourceState(id=source_id)
+
+    def all_source_states(self) -> list[SourceState]:
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(sources).order_by(sources.c.id)).mappings().all()
+        return [SourceState(**dict(r)) for r in rows]
+
+    def record_poll(
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        status: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        final_url: str | None = None,
+        error: str | None = None,
+        backoff_until: datetime | None = None,
+    ) -> None:
+        """Remember a poll's outcome. ``status`` is "200", "304" or "error"."""
+        with self._tx() as conn:
+            self._ensure_source(conn, source_id)
+            values: dict[str, Any] = {"last_poll_at": now, "last_status": status}
+            if status == "error":
+                values |= {
+                    "last_error": error,
+                    "failures": sources.c.failures + 1,
+                    "backoff_until": backoff_until,
+                }
+            else:
+                values |= {
+                    "etag": etag,
+                    "last_modified": last_modified,
+                    "final_url": final_url,
+                    "last_ok_at": now,
+                    "last_error": None,
+                    "failures": 0,
+                    "backoff_until": None,
+                }
+            conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
+
+    @staticmethod
+    def _ensure_source(conn: Connection, source_id: str) -> None:
+        exists = conn.execute(sa.select(sources.c.id).where(sources.c.id == source_id)).first()
+        if not exists:
+            conn.execute(
+                sources.insert(),
+                {"id": source_id, "initialized": False, "failures": 0, "items_seen": 0},
+            )
+
+    # -- articles -------------------------------------------------------------------------------
+
+    def record_items(
+        self,
+        source_id: str,
+        items: Sequence[tuple[FeedItem, Sequence[str]]],
+        *,
+        now: datetime,
+        select_new: Callable[[list[FeedItem]], set[int]] | None = None,
+    ) -> list[int]:
+        """Record feed items (each with its alias keys, strongest first); return new article ids.
+
+        An item any of whose keys is known is not new (its other keys are learned as aliases).
+        On a source's first successful poll, ``select_new`` (the first-run policy) picks which
+        new items to process, by index into the list it is given; the others are stored as
+        ``seen``. Ids are returned oldest first.
+        """
+        created: list[int] = []
+        with self._tx() as conn:
+            self._ensure_source(conn, source_id)
+            initialized = bool(
+                conn.execute(
+                    sa.select(sources.c.initialized).where(sources.c.id == source_id)
+                ).scalar()
+            )
+            fresh: list[tuple[FeedItem, list[str]]] = []
+            known = self._known_keys(conn, {k for _, keys in items for k in keys})
+            in_batch: dict[str, int] = {}  # key -> index into `fresh`
+            for item, keys in items:
+                hit = next((known[k] for k in keys if k in known), None)
+                if hit is not None:
+                    # Known article: learn the aliases it shows now (new GUID form, new slug).
+                    extra = [k for k in keys if k not in known]
+                    self._add_keys(conn, hit, extra)
+                    known.update(dict.fromkeys(extra, hit))
+                    continue
+                twin = next((in_batch[k] for k in keys if k in in_batch), None)
+                if twin is not None:  # the same article twice in one feed: keep the first
+                    fresh[twin][1].extend(k for k in keys if k not in fresh[twin][1])
+                    in_batch.update(dict.fromkeys(keys, twin))
+                    continue
+                in_batch.update(dict.fromkeys(keys, len(fresh)))
+                fresh.append((item, list(keys)))
+            chosen = set(range(len(fresh)))
+            if not initialized and select_new is not None:
+                chosen = select_new([it for it, _ in fresh])
+            order = sorted(
+                range(len(fresh)),
+                key=lambda i: (fresh[i][0].published or now, i),
+            )
+            for i in order:
+                item, keys = fresh[i]
+                state = "new" if i in chosen else "seen"
+                article_id = _pk(
+                    conn.execute(
+                        articles.insert().values(
+                            source_id=source_id,
+                            state=state,
+                            url=item.link or item.guid or "",
+                            title=item.title,
+                            published=item.published,
+                            item=_dump(item),
+                            note=None if state == "new" else "first run: recorded, not posted",
+                            first_seen=now,
+                            updated_at=now,
+                        )
+                    )
+                )
+                self._add_keys(conn, article_id, keys)
+                if state == "new":
+                    created.append(article_id)
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(initialized=True, items_seen=sources.c.items_seen + len(fresh))
+            )
+        return created
+
+    @staticmethod
+    def _known_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        pending = list(keys)
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            rows = conn.execute(
+                sa.select(article_keys.c.key, article_keys.c.article_id).where(
+                    article_keys.c.key.in_(chunk)
+                )
+            )
+            found.update({r.key: r.article_id for r in rows})
+        return found
+
+    @staticmethod
+    def _add_keys(conn: Connection, article_id: int, keys: Iterable[str]) -> None:
+        rows = [{"key": k, "article_id": article_id} for k in dict.fromkeys(keys)]
+        if rows:
+            conn.execute(article_keys.insert(), rows)
+
+    def learn_keys(self, article_id: int, keys: Sequence[str]) -> int | None:
+        """Add aliases found by scraping. Returns the id of another article that already owns one
+        of them (this row is then a duplicate of it), else None."""
+        with self._tx() as conn:
+            known = self._known_keys(conn, keys)
+            other = next((aid for aid in known.values() if aid != article_id), None)
+            if other is not None:
+                return other
+            self._add_keys(conn, article_id, [k for k in keys if k not in known])
+        return None
+
+    def article_by_key(self, keys: Sequence[str]) -> StoredArticle | None:
+        with self._tx() as conn:
+            known = self._known_keys(conn, keys)
+            for k in keys:
+                if k in known:
+                    return self._get_article(conn, known[k])
+        return None
+
+    def articles_in_state(self, state: str, limit: int = 100) -> list[StoredArticle]:
+        with self._tx() as conn:
+            ids = conn.execute(
+                sa.select(articles.c.id)
+                .where(articles.c.state == state)
+                .order_by(articles.c.id)
+                .limit(limit)
+            ).scalars()
+            return [a for i in list(ids) if (a := self._get_article(conn, i)) is not None]
+
+    def get_article(self, article_id: int) -> StoredArticle | None:
+        with self._tx() as conn:
+            return self._get_article(conn, article_id)
+
+    @staticmethod
+    def _get_article(conn: Connection, article_id: int) -> StoredArticle | None:
+        r = conn.execute(sa.select(articles).where(articles.c.id == article_id)).mappings().first()
+        if r is None:
+            return None
+        return StoredArticle(
+            id=r["id"],
+            source_id=r["source_id"],
+            state=r["state"],
+            url=r["url"],
+            title=r["title"],
+            item=load_item(r["item"]),
+            article=load_article(r["article"]) if r["article"] else None,
+            first_seen=r["first_seen"],
+            note=r["note"],
+        )
+
+    def save_article(self, article_id: int, article: Article, *, now: datetime) -> None:
+        """Store the scraped Article (for an article created by a repost, or refreshed)."""
+        with self._tx() as conn:
+            conn.execute(
+                articles.update()
+                .where(articles.c.id == article_id)
+                .values(
+                    article=_dump(article),
+                    url=article.url,
+                    title=article.title,
+                    content_hash=content_hash(article),
+                    updated_at=now,
+                )
+            )
+
+    def create_article(
+        self,
+        source_id: str,
+        item: FeedItem,
+        keys: Sequence[str],
+        *,
+        now: datetime,
+        state: str = "seen",
+    ) -> int:
+        """Create an article row outside a poll (an editor's repost of a URL not seen yet)."""
+        with self._tx() as conn:
+            self._ensure_source(conn, source_id)
+            article_id: int = _pk(
+                conn.execute(
+                    articles.insert().values(
+                        source_id=source_id,
+                        state=state,
+                        url=item.link or "",
+                        title=item.title,
+                        published=item.published,
+                        item=_dump(item),
+                        note="added by an editor's repost",
+                        first_seen=now,
+                        updated_at=now,
+                    )
+                )
+            )
+            self._add_keys(conn, article_id, keys)
+        return article_id
+
+    def route_article(
+        self,
+        article_id: int,
+        article: Article,
+        new_deliveries: Sequence[NewDelivery],
+        *,
+        now: datetime,
+        note: str | None = None,
+    ) -> list[int]:
+        """Save the scraped article and create its deliveries, in one transaction.
+
+        Only an article in state ``new`` is routed; returns the created delivery ids (an existing
+        (article, account, purpose) delivery is kept as it is).
+        """
+        with self._tx() as conn:
+            updated = conn.execute(
+                articles.update()
+                .where(articles.c.id == article_id, articles.c.state == "new")
+                .values(
+                    state="routed",
+                    article=_dump(article),
+                    url=article.url,
+                    title=article.title,
+                    content_hash=content_hash(article),
+                    note=note,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not updated:
+                return []
+            ids = [self._insert_delivery(conn, article_id, d, now=now) for d in new_deliveries]
+            return [i for i in ids if i is not None]
+
+    def mark_article(
+        self, article_id: int, state: str, *, now: datetime, note: str | None = None
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                articles.update()
+                .where(articles.c.id == article_id)
+                .values(state=state, note=note, updated_at=now)
+            )
+
+    def recent_articles(self, limit: int = 50) -> list[StoredArticle]:
+        with self._tx() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(articles.c.id).order_by(articles.c.id.desc()).limit(limit)
+                ).scalars()
+            )
+            return [a for i in ids if (a := self._get_article(conn, i)) is not None]
+
+    # -- deliveries -----------------------------------------------------------------------------
+
+    def _insert_delivery(
+        self, conn: Connection, article_id: int, d: NewDelivery, *, now: datetime
+    ) -> int | None:
+        exists = conn.execute(
+            sa.select(deliveries.c.id).where(
+                deliveries.c.article_id == article_id,
+                deliveries.c.account_id == d.account_id,
+                deliveries.c.purpose == d.purpose,
+            )
+        ).first()
+        if exists:
+            return None
+        delivery_id: int = _pk(
+            conn.execute(
+                deliveries.insert().values(
+                    uid=str(uuid.uuid4()),
+                    article_id=article_id,
+                    account_id=d.account_id,
+                    purpose=d.purpose,
+                    state=str(d.state),
+                    text=d.text,
+                    url=d.url,
+                    priority=d.priority,
+                    not_before=d.not_before or now,
+                    attempts=0,
+                    error=d.error,
+                    created_by=d.created_by,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        )
+        self._event(
+            conn, now, d.created_by, "created", article_id, delivery_id, d.account_id, str(d.state)
+        )
+        return delivery_id
+
+    def add_delivery(self, article_id: int, d: NewDelivery, *, now: datetime) -> int | None:
+        """Create one delivery (an editor's repost). None if that (article, account, purpose) exists."""
+        with self._tx() as conn:
+            return self._insert_delivery(conn, article_id, d, now=now)
+
+    def next_repost_purpose(self, article_id: int, account_id: str) -> str:
+        with self._tx() as conn:
+            n = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(
+                    deliveries.c.article_id == article_id,
+                    deliveries.c.account_id == account_id,
+                    deliveries.c.purpose.like("repost:%"),
+                )
+            ).scalar_one()
+        return f"repost:{n + 1}"
+
+    def claim_due(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease: float,
+        limit: int = 10,
+        accounts: Iterable[str] | None = None,
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` due deliveries for ``owner`` (state ``sending`` with a lease)."""
+        claimed: list[Delivery] = []
+        lease_until = now + timedelta(seconds=lease)
+        with self._tx() as conn:
+            q = (
+                sa.select(deliveries.c.id)
+                .where(
+                    deliveries.c.state == str(DeliveryState.QUEUED), deliveries.c.not_before <= now
+                )
+                .order_by(deliveries.c.priority.desc(), deliveries.c.not_before, deliveries.c.id)
+                .limit(limit)
+            )
+            if accounts is not None:
+                q = q.where(deliveries.c.account_id.in_(list(accounts)))
+            if not self.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            for delivery_id in list(conn.execute(q).scalars()):
+                done = conn.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.state == str(DeliveryState.QUEUED),
+                    )
+                    .values(
+                        state=str(DeliveryState.SENDING),
+                        lease_owner=owner,
+                        lease_until=lease_until,
+                        attempts=deliveries.c.attempts + 1,
+                        updated_at=now,
+                    )
+                ).rowcount
+                if done:
+                    d = self._get_delivery(conn, delivery_id)
+                    if d is not None:
+                        claimed.append(d)
+        return claimed
+
+    def claim(
+        self, delivery_id: int, *, now: datetime, owner: str, lease: float
+    ) -> Delivery | None:
+        """Claim one specific delivery if it is queued and due (an editor's "post now")."""
+        with self._tx() as conn:
+            done = conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state == str(DeliveryState.QUEUED),
+                    deliveries.c.not_before <= now,
+                )
+                .values(
+                    state=str(DeliveryState.SENDING),
+                    lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease),
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            return self._get_delivery(conn, delivery_id) if done else None
+
+    def recover_expired(self, *, now: datetime, policy: Callable[[str], InDoubt]) -> int:
+        """Deal with deliveries whose lease ran out while ``sending`` (the sender died).
+
+        ``policy(account_id)`` says whether that platform may safely be sent the same post again
+        (it deduplicates) or the delivery must wait for an editor (``held``).
+        """
+        count = 0
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.id, deliveries.c.account_id, deliveries.c.article_id).where(
+                    deliveries.c.state == str(DeliveryState.SENDING), deliveries.c.lease_until < now
+                )
+            ).all()
+            for r in rows:
+                retry = policy(r.account_id) is InDoubt.RETRY
+                state = DeliveryState.QUEUED if retry else DeliveryState.HELD
+                note = (
+                    "in doubt after an interrupted send; retrying (the platform rejects duplicates)"
+                    if retry
+                    else "in doubt after an interrupted send; held for an editor (the platform "
+                    "cannot tell us whether it was posted)"
+                )
+                done = conn.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.id == r.id, deliveries.c.state == str(DeliveryState.SENDING)
+                    )
+                    .values(
+                        state=str(state),
+                        lease_owner=None,
+                        lease_until=None,
+                        error=note,
+                        updated_at=now,
+                    )
+                ).rowcount
+                if done:
+                    count += 1
+                    self._event(
+                        conn, now, "system", "recovered", r.article_id, r.id, r.account_id, note
+                    )
+        return count
+
+    def _finish(
+        self,
+        delivery_id: int,
+        owner: str,
+        values: dict[str, Any],
+        *,
+        now: datetime,
+        action: str,
+        detail: str | None,
+    ) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
+                    deliveries.c.id == delivery_id
+                )
+            ).first()
+            done = conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state == str(DeliveryState.SENDING),
+                    deliveries.c.lease_owner == owner,
+                )
+                .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+            ).rowcount
+            if done and row is not None:
+                self._event(
+                    conn, now, "system", action, row.article_id, delivery_id, row.account_id, detail
+                )
+        if not done:
+            log.warning(
+                "delivery %d: lease lost before its result (%s) was recorded", delivery_id, action
+            )
+        return bool(done)
+
+    def mark_sent(
+        self, delivery_id: int, owner: str, result: PublishResult, *, now: datetime
+    ) -> bool:
+        note = (
+            "the platform already had this post (duplicate); recorded as sent"
+            if result.duplicate
+            else None
+        )
+        return self._finish(
+            delivery_id,
+            owner,
+            {
+                "state": str(DeliveryState.SENT),
+                "remote_id": result.remote_id,
+                "remote_url": result.url,
+                "error": note,
+                "sent_at": now,
+            },
+            now=now,
+            action="sent",
+            detail=result.url or note,
+        )
+
+    def mark_retry(
+        self, delivery_id: int, owner: str, error: str, *, not_before: datetime, now: datetime
+    ) -> bool:
+        return self._finish(
+            delivery_id,
+            owner,
+            {"state": str(DeliveryState.QUEUED), "error": error, "not_before": not_before},
+            now=now,
+            action="retry",
+            detail=f"{error} (next try {not_before.isoformat(timespec='seconds')})",
+        )
+
+    def mark_failed(self, delivery_id: int, owner: str, error: str, *, now: datetime) -> bool:
+        return self._finish(
+            delivery_id,
+            owner,
+            {"state": str(DeliveryState.FAILED), "error": error},
+            now=now,
+            action="failed",
+            detail=error,
+        )
+
+    def defer_account(self, account_id: str, until: datetime, *, now: datetime) -> int:
+        """Push every queued delivery of an account to at least ``until`` (rate limit, outage)."""
+        with self._tx() as conn:
+            return conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.account_id == account_id,
+                    deliveries.c.state == str(DeliveryState.QUEUED),
+                    deliveries.c.not_before < until,
+                )
+                .values(not_before=until, updated_at=now)
+            ).rowcount
+
+    def set_delivery_state(
+        self,
+        delivery_id: int,
+        state: DeliveryState,
+        *,
+        now: datetime,
+        actor: str,
+        allowed_from: Iterable[DeliveryState],
+        not_before: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """An editor's state change (approve, cancel, retry, reschedule), audited."""
+        with self._tx() as conn:
+            values: dict[str, Any] = {"state": str(state), "updated_at": now}
+            if not_before is not None:
+                values["not_before"] = not_before
+            if error is not None:
+                values["error"] = error
+            row = conn.execute(
+                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
+                    deliveries.c.id == delivery_id
+                )
+            ).first()
+            done = conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state.in_([str(s) for s in allowed_from]),
+                )
+                .values(**values)
+            ).rowcount
+            if done and row is not None:
+                self._event(
+                    conn, now, actor, str(state), row.article_id, delivery_id, row.account_id, error
+                )
+        return bool(done)
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        with self._tx() as conn:
+            return self._get_delivery(conn, delivery_id)
+
+    @staticmethod
+    def _get_delivery(conn: Connection, delivery_id: int) -> Delivery | None:
+        r = (
+            conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id))
+            .mappings()
+            .first()
+        )
+        return _delivery(r) if r else None
+
+    def list_deliveries(
+        self,
+        *,
+        states: Iterable[DeliveryState] | None = None,
+        account_id: str | None = None,
+        article_id: int | None = None,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> list[Delivery]:
+        q = sa.select(deliveries)
+        if states is not None:
+            q = q.where(deliveries.c.state.in_([str(s) for s in states]))
+        if account_id is not None:
+            q = q.where(deliveries.c.account_id == account_id)
+        if article_id is not None:
+            q = q.where(deliveries.c.article_id == article_id)
+        if newest_first:
+            q = q.order_by(deliveries.c.updated_at.desc(), deliveries.c.id.desc())
+        else:
+            q = q.order_by(deliveries.c.priority.desc(), deliveries.c.not_before, deliveries.c.id)
+        with self._tx() as conn:
+            rows = conn.execute(q.limit(limit)).mappings().all()
+        return [_delivery(r) for r in rows]
+
+    def count_deliveries(self) -> dict[tuple[str, str], int]:
+        """(account, state) -> count."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.account_id, deliveries.c.state, sa.func.count()).group_by(
+                    deliveries.c.account_id, deliveries.c.state
+                )
+            ).all()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def next_due(self) -> datetime | None:
+        with self._tx() as conn:
+            value: datetime | None = conn.execute(
+                sa.select(sa.func.min(deliveries.c.not_before)).where(
+                    deliveries.c.state == str(DeliveryState.QUEUED)
+                )
+            ).scalar()
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(
+        conn: Connection,
+        now: datetime,
+        actor: str,
+        action: str,
+        article_id: int | None,
+        delivery_id: int | None,
+        account_id: str | None,
+        detail: str | None,
+    ) -> None:
+        conn.execute(
+            events.insert().values(
+                at=now,
+                actor=actor,
+                action=action,
+                article_id=article_id,
+                delivery_id=delivery_id,
+                account_id=account_id,
+                detail=detail,
+            )
+        )
+
+    def log_event(
+        self,
+        *,
+        now: datetime,
+        actor: str,
+        action: str,
+        article_id: int | None = None,
+        delivery_id: int | None = None,
+        account_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self._tx() as conn:
+            self._event(conn, now, actor, action, article_id, delivery_id, account_id, detail)
+
+    def list_events(self, *, limit: int = 100, delivery_id: int | None = None) -> list[Event]:
+        q = sa.select(events).order_by(events.c.id.desc()).limit(limit)
+        if delivery_id is not None:
+            q = q.where(events.c.delivery_id == delivery_id)
+        with self._tx() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [Event(**dict(r)) for r in rows]
+
+
+def _delivery(r: Any) -> Delivery:
+    return Delivery(
+        id=r["id"],
+        uid=r["uid"],
+        article_id=r["article_id"],
+        account_id=r["account_id"],
+        purpose=r["purpose"],
+        state=DeliveryState(r["state"]),
+        text=r["text"],
+        url=r["url"],
+        not_before=r["not_before"],
+        attempts=r["attempts"],
+        priority=r["priority"],
+        remote_id=r["remote_id"],
+        remote_url=r["remote_url"],
+        error=r["error"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        sent_at=r["sent_at"],
+        lease_owner=r["lease_owner"],
+        lease_until=r["lease_until"],
+    )
+
+
+def _pk(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT created."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("insert returned no primary key")
+    return int(key[0])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

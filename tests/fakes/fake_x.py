@@ -1,0 +1,810 @@
+"""A fake X API v2 (``POST /2/tweets``, ``GET /2/users/me``) that behaves like the real one.
+
+In a test::
+
+    with FakeX() as fake:                      # 127.0.0.1, a free port, in a thread
+        account = AccountConfig(id="x-main", platform="x",
+                                credentials=fake.credentials(), api_base=fake.url)
+        ...
+        fake.fail_next(2, status=503)          # scripted answers, used in order
+        fake.rate_limit_next(reset_in=3600, daily=True)
+        assert [p["text"] for p in fake.posts] == [...]
+
+As its own process (for daemon and crash tests)::
+
+    python -m tests.fakes.fake_x --port 0 --state /tmp/x-posts.jsonl
+
+prints one JSON line ``{"url": "http://127.0.0.1:PORT", "pid": N}`` once it listens, and runs
+until SIGTERM/SIGINT. Every accepted post is appended to the state file as one JSON line
+(flushed before the answer is sent), and the file is read back at start, so post counts and
+duplicate detection survive restarts of the fake. ``read_posts(path)`` reads it;
+``control(url, action, **params)`` drives the faults of a fake in another process through
+``POST /_fake/<action>`` (``fail_next``, ``rate_limit_next``, ``accept_then_drop``,
+``accept_then_delay``, ``down``, ``up``, ``set_delay``, ``reset``); ``GET /_fake/posts`` and
+``GET /_fake/requests`` return the records.
+
+What it checks, like X does:
+
+- OAuth 1.0a HMAC-SHA1: the signature is recomputed (oauthlib's base-string helpers) over the
+  URL the client sent to (``Host`` header + path), with the configured consumer and token
+  secrets; a missing/unknown key, bad signature, stale timestamp or replayed nonce gets X's
+  401 body. ``FakeRequest.note`` says which.
+- ``Content-Type: application/json`` and a JSON body, else 400 ``invalid-request``.
+- The text: empty, or over 280 weighted characters (twitter-text v3, ``parse_tweet``) → 400.
+- The same text as an earlier post of the same user → X's 403 "duplicate content" body.
+- Rate limits: a fixed 15-minute window per user (``limit_15min``) and a 24-hour window per
+  app (``app_limit_24h``), optionally per user (``user_limit_24h``); each answer carries the
+  ``x-rate-limit-*`` and ``x-*-limit-24hour-*`` headers and an exhausted window gives 429.
+
+Bodies of the 400 for empty text and of the 429s are modelled on X's documented problem
+types; their exact wording is not documented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hmac
+import http
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace, TracebackType
+from typing import Any
+
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+from twitter_text import parse_tweet
+
+CONSUMER_KEY = "fake-consumer-key-0001"
+CONSUMER_SECRET = "fake-consumer-secret-0001"
+ACCESS_TOKEN = "1000000000000000001-fakeaccesstoken0001"
+ACCESS_TOKEN_SECRET = "fake-access-token-secret-0001"
+DEFAULT_CREDENTIALS = {
+    "consumer_key": CONSUMER_KEY,
+    "consumer_secret": CONSUMER_SECRET,
+    "access_token": ACCESS_TOKEN,
+    "access_token_secret": ACCESS_TOKEN_SECRET,
+}
+
+TWITTER_EPOCH_MS = 1288834974657
+WINDOW_15MIN = 15 * 60
+WINDOW_24H = 24 * 3600
+
+UNAUTHORIZED_BODY = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
+DUPLICATE_BODY = {
+    "detail": "You are not allowed to create a Tweet with duplicate content.",
+    "type": "about:blank",
+    "title": "Forbidden",
+    "status": 403,
+}
+TOO_LONG_MESSAGE = (
+    "Your Tweet text is too long. For more information on how Twitter determines text length "
+    "see https://github.com/twitter/twitter-text."
+)
+RATE_LIMITED_BODY = {
+    "title": "Too Many Requests",
+    "detail": "Too Many Requests",
+    "type": "https://api.x.com/2/problems/rate-limit-exceeded",
+    "status": 429,
+}
+USAGE_CAPPED_BODY = {
+    "title": "UsageCapExceeded",
+    "detail": "Usage cap exceeded: Daily user cap",
+    "type": "https://api.x.com/2/problems/usage-capped",
+    "period": "Daily",
+    "scope": "User",
+    "status": 429,
+}
+
+
+def invalid_request_body(message: str, parameters: dict[str, list[str]]) -> dict[str, Any]:
+    """X's 400 problem body for a request it cannot accept."""
+    return {
+        "errors": [{"parameters": parameters, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def status_body(status: int) -> dict[str, Any]:
+    """The plain problem body X sends for bare statuses (5xx and the like)."""
+    phrase = http.HTTPStatus(status).phrase
+    return {"title": phrase, "detail": phrase, "type": "about:blank", "status": status}
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRequest:
+    """One request the fake answered (control requests under ``/_fake/`` are not recorded)."""
+
+    method: str
+    path: str
+    status: int | None  # None: the connection was dropped without an answer
+    time: float
+    note: str = ""  # why it was refused, or which script answered
+
+
+@dataclass(slots=True)
+class _User:
+    access_token: str
+    access_token_secret: str
+    user_id: str
+    username: str
+
+
+@dataclass(slots=True)
+class _Script:
+    """A scripted answer for the next ``POST /2/tweets``."""
+
+    status: int | None = None  # None: validate and accept the post as usual
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    after_accept: str | None = None  # "drop" or "delay": accept the post, then misbehave
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass(slots=True)
+class _Window:
+    length: int
+    limit: int
+    start: float = 0.0
+    used: int = 0
+
+    def roll(self, now: float) -> None:
+        if now >= self.start + self.length:
+            self.start, self.used = now, 0
+
+    def reset_at(self) -> int:
+        return int(self.start + self.length)
+
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeX
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # the client went away (timeouts, dropped answers): expected here
+        super().handle_error(request, client_address)
+
+
+class FakeX:
+    """A fake X API v2 server on ``host``:``port`` (0: any free port), run in a thread."""
+
+    def __init__(
+        self,
+        *,
+        consumer_key: str = CONSUMER_KEY,
+        consumer_secret: str = CONSUMER_SECRET,
+        access_token: str = ACCESS_TOKEN,
+        access_token_secret: str = ACCESS_TOKEN_SECRET,
+        username: str = "newsroom",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | os.PathLike[str] | None = None,
+        delay: float = 0.0,
+        limit_15min: int = 100,
+        app_limit_24h: int = 10_000,
+        user_limit_24h: int | None = None,
+        timestamp_window: float = 300.0,
+    ) -> None:
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.host = host
+        self.port = port
+        self.delay = delay  # seconds every /2/ request waits before it is handled
+        self.timestamp_window = timestamp_window
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.limit_15min = limit_15min
+        self.user_limit_24h = user_limit_24h
+        self._users: dict[str, _User] = {}
+        self._lock = threading.Lock()
+        self._posted = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._scripts: deque[_Script] = deque()
+        self._down = False
+        self._posts: list[dict[str, Any]] = []
+        self._requests: list[FakeRequest] = []
+        self._nonces: dict[tuple[str, str], float] = {}
+        self._windows: dict[str, _Window] = {}
+        self._app_window = _Window(WINDOW_24H, app_limit_24h)
+        self._last_id = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self.add_user(access_token, access_token_secret, username=username)
+        if self.state_file is not None and self.state_file.exists():
+            _end_torn_line(self.state_file)
+            self._posts = read_posts(self.state_file)
+            self._last_id = max((int(p["id"]) for p in self._posts), default=0)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeX:
+        server = _Server((self.host, self.port), _Handler)
+        server.fake = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake delayed answers and close every open connection."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeX:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The ``api_base`` to give an account, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{self.host}:{self.port}"
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def credentials(self, access_token: str | None = None) -> dict[str, str]:
+        """The four credentials of a user (default: the first), as an account's config wants."""
+        user = self._users[access_token] if access_token else next(iter(self._users.values()))
+        return {
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret,
+            "access_token": user.access_token,
+            "access_token_secret": user.access_token_secret,
+        }
+
+    def add_user(
+        self, access_token: str, access_token_secret: str, *, username: str | None = None
+    ) -> None:
+        """Another X account authorised for the same app (duplicates are per user)."""
+        user_id = access_token.split("-", 1)[0]
+        if not user_id.isdigit():
+            user_id = str(1000000000000000000 + len(self._users) + 1)
+        self._users[access_token] = _User(
+            access_token, access_token_secret, user_id, username or f"user{len(self._users) + 1}"
+        )
+
+    # --- faults ---------------------------------------------------------------------------
+
+    def fail_next(
+        self, n: int = 1, *, status: int = 503, body: dict[str, Any] | None = None
+    ) -> None:
+        """The next ``n`` posts get ``status`` (default 503) with X's plain problem body."""
+        for _ in range(n):
+            self._push(_Script(status=status, body=body or status_body(status), note="fail"))
+
+    def rate_limit_next(
+        self, n: int = 1, *, reset_in: float = WINDOW_15MIN, daily: bool = False
+    ) -> None:
+        """The next ``n`` posts get 429.
+
+        ``daily=False``: the 15-minute window is exhausted and resets in ``reset_in`` s
+        (``rate-limit-exceeded``). ``daily=True``: the user's 24-hour cap is exhausted and
+        resets in ``reset_in`` s (``usage-capped``) while the 15-minute window still has
+        room and resets at the end of the current window.
+        """
+        for _ in range(n):
+            now = time.time()
+            reset = str(int(now + reset_in))
+            headers = {
+                "x-rate-limit-limit": str(self.limit_15min),
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": reset,
+                "x-app-limit-24hour-limit": str(self._app_window.limit),
+                "x-app-limit-24hour-remaining": str(self._app_window.remaining() or 1),
+                "x-app-limit-24hour-reset": str(int(now + WINDOW_24H)),
+            }
+            body = RATE_LIMITED_BODY
+            if daily:
+                headers |= {
+                    "x-rate-limit-remaining": str(max(self.limit_15min - 1, 1)),
+                    "x-rate-limit-reset": str(int(now + min(WINDOW_15MIN, reset_in))),
+                    "x-user-limit-24hour-limit": str(self.user_limit_24h or 17),
+                    "x-user-limit-24hour-remaining": "0",
+                    "x-user-limit-24hour-reset": reset,
+                }
+                body = USAGE_CAPPED_BODY
+            self._push(_Script(status=429, body=body, headers=headers, note="rate_limit"))
+
+    def accept_then_drop(self, n: int = 1) -> None:
+        """The next ``n`` valid posts are accepted, then the connection closes unanswered."""
+        for _ in range(n):
+            self._push(_Script(after_accept="drop", note="accept_then_drop"))
+
+    def accept_then_delay(self, n: int = 1, *, seconds: float = 5.0) -> None:
+        """The next ``n`` valid posts are accepted, then answered only after ``seconds``."""
+        for _ in range(n):
+            self._push(_Script(after_accept="delay", seconds=seconds, note="accept_then_delay"))
+
+    def down(self) -> None:
+        """X is down: every /2/ request gets 503 until ``up()``."""
+        with self._lock:
+            self._down = True
+
+    def up(self) -> None:
+        with self._lock:
+            self._down = False
+
+    def set_delay(self, seconds: float) -> None:
+        self.delay = seconds
+
+    def reset(self) -> None:
+        """Forget scripted answers, downtime, delay and rate windows (not the posts)."""
+        with self._lock:
+            self._scripts.clear()
+            self._down = False
+            self.delay = 0.0
+            self._windows.clear()
+            self._app_window.used = 0
+
+    def _push(self, script: _Script) -> None:
+        with self._lock:
+            self._scripts.append(script)
+
+    # --- records --------------------------------------------------------------------------
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        """Accepted posts, oldest first: ``{"id", "text", "time", "user_id", "username"}``."""
+        with self._lock:
+            return [dict(p) for p in self._posts]
+
+    @property
+    def requests(self) -> list[FakeRequest]:
+        """Every /2/ request answered (or dropped), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def wait_for_posts(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Block until at least ``count`` posts exist (for tests driving another process)."""
+        with self._posted:
+            if not self._posted.wait_for(lambda: len(self._posts) >= count, timeout):
+                raise TimeoutError(f"{len(self._posts)} posts after {timeout} s, wanted {count}")
+            return [dict(p) for p in self._posts]
+
+    # --- the API --------------------------------------------------------------------------
+
+    def _authenticate(self, method: str, uri: str, authorization: str) -> _User | str:
+        """The signing user, or why the request is refused."""
+        try:
+            pairs = oauth_utils.parse_authorization_header(authorization)
+            oauth = {name: oauth_utils.unescape(value) for name, value in pairs}
+        except (ValueError, TypeError):
+            return "no OAuth header"
+        required = (
+            "oauth_consumer_key",
+            "oauth_token",
+            "oauth_signature_method",
+            "oauth_signature",
+            "oauth_nonce",
+            "oauth_timestamp",
+        )
+        if missing := [name for name in required if not oauth.get(name)]:
+            return f"missing {', '.join(missing)}"
+        if oauth["oauth_signature_method"] != "HMAC-SHA1":
+            return f"unsupported signature method {oauth['oauth_signature_method']}"
+        if oauth.get("oauth_version", "1.0") != "1.0":
+            return "bad oauth_version"
+        if oauth["oauth_consumer_key"] != self.consumer_key:
+            return "unknown consumer key"
+        user = self._users.get(oauth["oauth_token"])
+        if user is None:
+            return "unknown access token"
+        try:
+            timestamp = int(oauth["oauth_timestamp"])
+        except ValueError:
+            return "bad timestamp"
+        now = time.time()
+        if abs(now - timestamp) > self.timestamp_window:
+            return "stale timestamp"
+        query = urllib.parse.urlsplit(uri).query
+        params = oauth_signature.collect_parameters(
+            uri_query=query, headers={"Authorization": authorization}
+        )
+        base_string = oauth_signature.signature_base_string(
+            method,
+            oauth_signature.base_string_uri(uri),
+            oauth_signature.normalize_parameters(params),
+        )
+        keys = SimpleNamespace(
+            client_secret=self.consumer_secret, resource_owner_secret=user.access_token_secret
+        )
+        expected = oauth_signature.sign_hmac_sha1_with_client(base_string, keys)
+        if not hmac.compare_digest(expected, oauth["oauth_signature"]):
+            return "bad signature"
+        nonce = (oauth["oauth_consumer_key"], oauth["oauth_nonce"])
+        with self._lock:
+            for key, seen in list(self._nonces.items()):
+                if now - seen > 2 * self.timestamp_window:
+                    del self._nonces[key]
+            if nonce in self._nonces:
+                return "replayed nonce"
+            self._nonces[nonce] = now
+        return user
+
+    def _limit_headers(self, user: _User, now: float) -> dict[str, str]:
+        window = self._window(user, "15min", now)
+        headers = {
+            "x-rate-limit-limit": str(window.limit),
+            "x-rate-limit-remaining": str(window.remaining()),
+            "x-rate-limit-reset": str(window.reset_at()),
+            "x-app-limit-24hour-limit": str(self._app_window.limit),
+            "x-app-limit-24hour-remaining": str(self._app_window.remaining()),
+            "x-app-limit-24hour-reset": str(self._app_window.reset_at()),
+        }
+        if self.user_limit_24h is not None:
+            daily = self._window(user, "24h", now)
+            headers |= {
+                "x-user-limit-24hour-limit": str(daily.limit),
+                "x-user-limit-24hour-remaining": str(daily.remaining()),
+                "x-user-limit-24hour-reset": str(daily.reset_at()),
+            }
+        return headers
+
+    def _window(self, user: _User, kind: str, now: float) -> _Window:
+        key = f"{user.access_token}:{kind}"
+        if key not in self._windows:
+            if kind == "15min":
+                self._windows[key] = _Window(WINDOW_15MIN, self.limit_15min, start=now)
+            else:
+                self._windows[key] = _Window(WINDOW_24H, self.user_limit_24h or 0, start=now)
+        window = self._windows[key]
+        window.roll(now)
+        return window
+
+    def _take_rate_limit(self, user: _User) -> tuple[dict[str, str], dict[str, Any] | None]:
+        """Count one request; the headers to send, and a 429 body if a window is exhausted."""
+        now = time.time()
+        with self._lock:
+            self._app_window.roll(now)
+            windows = [self._window(user, "15min", now), self._app_window]
+            if self.user_limit_24h is not None:
+                windows.append(self._window(user, "24h", now))
+            exhausted = [w for w in windows if w.remaining() == 0]
+            if not exhausted:
+                for w in windows:
+                    w.used += 1
+            headers = self._limit_headers(user, now)
+        if not exhausted:
+            return headers, None
+        daily = any(w.length == WINDOW_24H for w in exhausted)
+        return headers, USAGE_CAPPED_BODY if daily else RATE_LIMITED_BODY
+
+    def _accept(self, user: _User, text: str) -> dict[str, Any] | None:
+        """Record a post; None when the user already posted this exact text."""
+        with self._lock:
+            if any(p["text"] == text and p["user_id"] == user.user_id for p in self._posts):
+                return None
+            now = time.time()
+            post_id = max(int(now * 1000 - TWITTER_EPOCH_MS) << 22, self._last_id + 1)
+            self._last_id = post_id
+            post = {
+                "id": str(post_id),
+                "text": text,
+                "time": now,
+                "user_id": user.user_id,
+                "username": user.username,
+            }
+            if self.state_file is not None:
+                with self.state_file.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(post, ensure_ascii=False) + "\n")
+                    f.flush()
+            self._posts.append(post)
+            self._posted.notify_all()
+            return post
+
+    def _record(self, method: str, path: str, status: int | None, note: str = "") -> None:
+        with self._lock:
+            self._requests.append(FakeRequest(method, path, status, time.time(), note))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "fake-x"
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    @property
+    def fake(self) -> FakeX:
+        return self.server.fake
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean; the fake records requests itself
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(
+        self,
+        status: int,
+        body: dict[str, Any] | list[Any] | None,
+        headers: dict[str, str] | None = None,
+        note: str = "",
+    ) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if not path.startswith("/_fake/"):
+            self.fake._record(self.command, path, status, note)
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _drop(self, note: str) -> None:
+        self.fake._record(self.command, urllib.parse.urlsplit(self.path).path, None, note)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the fake stops; False when it stopped."""
+        return not self.fake._stopping.wait(seconds) if seconds > 0 else True
+
+    # --- routes ---------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def _route(self, method: str) -> None:
+        body = self._body()
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/_fake/"):
+            self._control(method, path.removeprefix("/_fake/"), body)
+            return
+        fake = self.fake
+        with fake._lock:
+            down = fake._down
+        if down:
+            self._send(503, status_body(503), note="down")
+            return
+        if not self._wait(fake.delay):
+            self._drop("stopped")
+            return
+        uri = f"http://{self.headers.get('Host', f'{fake.host}:{fake.port}')}{self.path}"
+        if (method, path) not in {("POST", "/2/tweets"), ("GET", "/2/users/me")}:
+            self._send(
+                404,
+                {
+                    "errors": [{"message": "The requested resource could not be found."}],
+                    "title": "Not Found Error",
+                    "detail": "The requested resource could not be found.",
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                },
+            )
+            return
+        user = fake._authenticate(method, uri, self.headers.get("Authorization", ""))
+        if isinstance(user, str):
+            self._send(401, UNAUTHORIZED_BODY, note=user)
+            return
+        if path == "/2/users/me":
+            data = {"id": user.user_id, "name": user.username, "username": user.username}
+            self._send(200, {"data": data})
+            return
+        self._create_tweet(user, body)
+
+    def _create_tweet(self, user: _User, raw: bytes) -> None:
+        fake = self.fake
+        with fake._lock:
+            script = fake._scripts.popleft() if fake._scripts else None
+        if script is not None and script.status is not None:
+            self._send(script.status, script.body, script.headers, note=script.note)
+            return
+        headers, limited = fake._take_rate_limit(user)
+        if limited is not None:
+            self._send(429, limited, headers, note="rate limited")
+            return
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("application/json"):
+            message = "Requests with bodies must have content-type of application/json."
+            self._send(400, invalid_request_body(message, {}), headers, note="content type")
+            return
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError:
+            self._send(
+                400,
+                invalid_request_body("Request body is not valid JSON.", {}),
+                headers,
+                note="json",
+            )
+            return
+        text = payload.get("text") if isinstance(payload, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            message = "Post text must not be empty when no media is attached."
+            body = invalid_request_body(message, {"text": [text if isinstance(text, str) else ""]})
+            self._send(400, body, headers, note="empty")
+            return
+        parsed = parse_tweet(text)
+        if parsed.weightedLength > 280 or not parsed.valid:
+            body = invalid_request_body(TOO_LONG_MESSAGE, {"text": [text]})
+            self._send(400, body, headers, note=f"too long: {parsed.weightedLength}")
+            return
+        post = fake._accept(user, text)
+        if post is None:
+            self._send(403, DUPLICATE_BODY, headers, note="duplicate")
+            return
+        data = {"id": post["id"], "text": text, "edit_history_tweet_ids": [post["id"]]}
+        if script is not None and script.after_accept == "drop":
+            self._drop(script.note)
+            return
+        if script is not None and script.after_accept == "delay" and not self._wait(script.seconds):
+            self._drop("stopped")
+            return
+        self._send(201, {"data": data}, headers, note=script.note if script else "")
+
+    # --- control (for a fake in another process) ------------------------------------------
+
+    _ACTIONS = frozenset(
+        {
+            "fail_next",
+            "rate_limit_next",
+            "accept_then_drop",
+            "accept_then_delay",
+            "down",
+            "up",
+            "set_delay",
+            "reset",
+        }
+    )
+
+    def _control(self, method: str, action: str, raw: bytes) -> None:
+        fake = self.fake
+        if method == "GET" and action == "posts":
+            self._send(200, fake.posts)
+        elif method == "GET" and action == "requests":
+            self._send(200, [asdict(r) for r in fake.requests])
+        elif method == "POST" and action in self._ACTIONS:
+            try:
+                params = json.loads(raw) if raw else {}
+                getattr(fake, action)(**params)
+            except (TypeError, ValueError) as exc:
+                self._send(400, {"error": str(exc)})
+                return
+            self._send(200, {"ok": True})
+        else:
+            self._send(404, {"error": f"no control action {method} {action}"})
+
+
+def read_posts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The posts a fake (in any process, across restarts) accepted, from its state file."""
+    posts = []
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            # A line torn by a kill is a post whose write never finished: X never answered it.
+            with contextlib.suppress(ValueError):
+                if line.endswith("\n"):
+                    posts.append(json.loads(line))
+    return posts
+
+
+def _end_torn_line(path: Path) -> None:
+    """End a last line left without its newline by a kill, so new posts start a line."""
+    with path.open("rb+") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":
+            f.write(b"\n")
+
+
+def control(url: str, action: str, **params: Any) -> Any:
+    """Drive a fake running in another process: ``control(url, "fail_next", n=2)``.
+
+    ``action`` ``"posts"`` or ``"requests"`` reads the records; the others are ``FakeX``
+    methods called with ``params``.
+    """
+    read = action in {"posts", "requests"}
+    data = None if read else json.dumps(params).encode()
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/_fake/{action}",
+        data=data,
+        method="GET" if read else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a fake X API in the foreground until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.fake_x", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
+    parser.add_argument("--state", help="JSON-lines file of accepted posts (kept on restart)")
+    parser.add_argument("--consumer-key", default=CONSUMER_KEY)
+    parser.add_argument("--consumer-secret", default=CONSUMER_SECRET)
+    parser.add_argument("--access-token", default=ACCESS_TOKEN)
+    parser.add_argument("--access-token-secret", default=ACCESS_TOKEN_SECRET)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--limit-15min", type=int, default=100)
+    parser.add_argument("--user-limit-24h", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    fake = FakeX(
+        consumer_key=args.consumer_key,
+        consumer_secret=args.consumer_secret,
+        access_token=args.access_token,
+        access_token_secret=args.access_token_secret,
+        host=args.host,
+        port=args.port,
+        state_file=args.state,
+        delay=args.delay,
+        limit_15min=args.limit_15min,
+        user_limit_24h=args.user_limit_24h,
+    )
+    with fake:
+        print(json.dumps({"url": fake.url, "pid": os.getpid()}), flush=True)
+        while not stop.wait(0.2):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
