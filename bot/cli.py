@@ -67,7 +67,8 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("bot").setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Our jobs log their own failures; APScheduler's "skipped: already running" is noise here.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 # --- shared options --------------------------------------------------------------------------

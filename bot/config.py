@@ -170,14 +170,17 @@ class SourceConfig(_Strict):
     first_run: Annotated[FirstRun, BeforeValidator(_first_run)] = FirstRun("skip")
     language: str | None = None  # used when neither the page nor the feed says
     scrape: bool = True  # fetch each article page (else use the feed's fields only)
+    # When every item of the feed is new (a burst larger than the feed), read older pages
+    # (WordPress ?paged=2, 3, …) until a known article appears, at most this many pages.
+    catch_up_pages: int = Field(default=5, ge=0, le=50)
     hosts: tuple[str, ...] = ()  # extra hosts whose article URLs belong to this site
     enabled: bool = True
 
     @field_validator("every")
     @classmethod
     def _every_min(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("must be at least 1s")
+        if v < 0.1:
+            raise ValueError("must be at least 0.1s")
         return v
 
     @property

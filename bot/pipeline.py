@@ -157,8 +157,9 @@ class Pipeline:
             )
         except (FetchError, ParseError) as e:
             return self._poll_failed(source, state.failures, now, str(e))
-        keyed = [(item, identity.item_keys(item)) for item in feed.items]
-        keyed = [(item, keys) for item, keys in keyed if keys]
+        keyed = [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
+        if state.initialized and source.catch_up_pages:
+            keyed += self._catch_up(source, keyed)
         new_ids = self.store.record_items(
             source.id, keyed, now=now, select_new=select_first_run(source)
         )
@@ -180,6 +181,42 @@ class Pipeline:
                 len(keyed),
             )
         return PollReport(source.id, "200", new=len(new_ids), items=len(keyed))
+
+    def _catch_up(
+        self, source: SourceConfig, first_page: list[tuple[FeedItem, tuple[str, ...]]]
+    ) -> list[tuple[FeedItem, tuple[str, ...]]]:
+        """Items of older feed pages (WordPress ``?paged=2``, 3, …), read while the last page
+        held any new article: a burst can be larger than the feed (WordPress lists only the 10
+        newest), and a late or back-dated article can sit among known ones. Stops at a page with
+        nothing new, an empty or repeated page, an error, or ``catch_up_pages``; never raises."""
+        more: list[tuple[FeedItem, tuple[str, ...]]] = []
+        page = first_page
+        seen = {k for _, keys in page for k in keys}
+        for n in range(2, source.catch_up_pages + 2):
+            if not any(not self.store.known_any(keys) for _, keys in page):
+                break
+            url = f"{source.feed}{'&' if '?' in source.feed else '?'}paged={n}"
+            try:
+                result = self.fetcher.fetch(url)
+                feed = parse_feed(
+                    result.content,
+                    source_id=source.id,
+                    url=result.final_url,
+                    content_type=result.content_type,
+                    default_language=source.language,
+                )
+            except (FetchError, ParseError) as e:
+                log.debug("source %s: no feed page %d (%s)", source.id, n, e)
+                break
+            page = [
+                (item, keys)
+                for item in feed.items
+                if (keys := identity.item_keys(item)) and not seen.intersection(keys)
+            ]
+            seen.update(k for _, keys in page for k in keys)
+            more += page
+            log.debug("source %s: read feed page %d (%d items)", source.id, n, len(page))
+        return more
 
     def _poll_failed(
         self, source: SourceConfig, failures: int, now: datetime, error: str

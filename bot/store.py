@@ -527,6 +527,11 @@ class Store:
         if rows:
             conn.execute(article_keys.insert(), rows)
 
+    def known_any(self, keys: Iterable[str]) -> bool:
+        """True when any of ``keys`` belongs to a recorded article."""
+        with self._tx() as conn:
+            return bool(self._known_keys(conn, keys))
+
     def learn_keys(self, article_id: int, keys: Sequence[str]) -> int | None:
         """Add aliases found by scraping. Returns the id of another article that already owns one
         of them (this row is then a duplicate of it), else None."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from typing import Any
 
 import pytest
@@ -457,26 +456,6 @@ def test_graphemes_counting_keeps_long_links_whole() -> None:
     post = compose(article(url=url, description=" ".join(SENTENCES)), account(FIT_TEMPLATE), spec)
     assert length(post.text, "graphemes") <= 300
     assert url in post.text
-
-
-def test_composing_is_fast() -> None:
-    a = article(
-        description=" ".join(SENTENCES * 2),
-        lead=" ".join(SENTENCES * 3),
-        tags=("Haiti", "Kenya", "UN", "Port-au-Prince", "Caribbean news"),
-        authors=("Emmanuel Paul",),
-    )
-    acc = account(
-        "{title}\n\n{summary} {lead}\n\n{hashtags} {url}", hashtags=HashtagSettings(max=5)
-    )
-    best = min(_timed(lambda: compose(a, acc, SPEC)) for _ in range(10))
-    assert best < 0.005
-
-
-def _timed(fn: Any) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 # --- editor's text -----------------------------------------------------------------------------
