@@ -158,6 +158,14 @@ class FetchSettings(_Strict):
     max_bytes: Size = 5_000_000
     user_agent: str = "syndbot/0.1 (+https://github.com/syndbot/syndbot; news syndication bot)"
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # Connect to this address for this host name, keeping the name in the Host header (like
+    # curl --resolve); plain http:// only. For sites reached through an internal address.
+    resolve: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("resolve")
+    @classmethod
+    def _lower_hosts(cls, v: dict[str, str]) -> dict[str, str]:
+        return {host.lower(): address for host, address in v.items()}
 
 
 class SourceConfig(_Strict):

@@ -178,9 +178,10 @@ class Fetcher:
         connect = min(_MAX_CONNECT_TIMEOUT, timeout, remaining)
         read = min(timeout, remaining)
         host = urlsplit(current).netloc
+        target, headers = self._resolved(current, headers)
         try:
             return self._session.get(
-                current,
+                target,
                 headers=headers,
                 timeout=(connect, read),
                 allow_redirects=False,
@@ -196,6 +197,16 @@ class Fetcher:
             raise FetchError(f"cannot connect to {host}: {_reason(e)}", url=url) from None
         except requests.exceptions.RequestException as e:
             raise FetchError(f"cannot fetch {current}: {_reason(e)}", url=url) from None
+
+    def _resolved(self, url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """Apply ``settings.resolve`` (like curl's --resolve) to a plain-HTTP URL: connect to
+        the mapped address, and keep the name in the Host header."""
+        parts = urlsplit(url)
+        address = self._settings.resolve.get((parts.hostname or "").lower())
+        if address is None or parts.scheme != "http":
+            return url, headers
+        netloc = f"{address}:{parts.port}" if parts.port else address
+        return parts._replace(netloc=netloc).geturl(), {**headers, "Host": parts.netloc}
 
     def _next_hop(self, current: str, target: str, url: str, hops: list[str]) -> str:
         nxt = urljoin(current, target.strip())

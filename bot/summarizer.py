@@ -422,8 +422,9 @@ def _fit(
     dropped: list[str] = []
     if fits():
         return draft.render(), ()
+    originals = {name: list(getattr(draft, name)) for name in _DROP_ORDER}
 
-    for name in ("hashtags", "summary", "lead"):
+    for name in _DROP_ORDER:
         items: list[str] = getattr(draft, name)
         if name not in draft.used or not items:
             continue
@@ -437,7 +438,10 @@ def _fit(
         best = _largest(0, len(whole) - 1, keep)
         setattr(draft, name, whole[: best or 0])
         if best is not None:
-            return draft.render(), tuple(dropped)
+            _restore(draft, originals, fits)
+            return draft.render(), tuple(
+                n for n in _DROP_ORDER if getattr(draft, n) != originals[n]
+            )
 
     for name in ("title", "author", "section", "site"):
         if name not in draft.used or not draft.value(name):
@@ -456,6 +460,26 @@ def _fit(
     if not body or n > limit:
         raise TextTooLong(n, limit, counting, what="the link alone" if body else "the text")
     return body, tuple(dropped)
+
+
+_DROP_ORDER = ("hashtags", "summary", "lead")  # least important first
+
+
+def _restore(draft: _Draft, originals: dict[str, list[str]], fits: Callable[[], bool]) -> None:
+    """Give back what an earlier drop took when a later one made room: once a long summary
+    sentence is gone, the hashtags dropped before it may fit again. Most important first."""
+    for name in reversed(_DROP_ORDER):
+        whole = originals[name]
+        have = len(getattr(draft, name))
+        if have == len(whole):
+            continue
+
+        def keep(k: int, name: str = name, whole: list[str] = whole) -> bool:
+            setattr(draft, name, whole[:k])
+            return fits()
+
+        best = _largest(have, len(whole), keep)
+        setattr(draft, name, whole[: best if best is not None else have])
 
 
 def _largest(lo: int, hi: int, ok: Callable[[int], bool]) -> int | None:

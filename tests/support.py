@@ -53,7 +53,9 @@ def wait_until(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what() if callable(what) else what}"
+            )
         time.sleep(interval)
 
 
@@ -79,7 +81,13 @@ def write_config(
         "retry": {"first": "0.3s", "max_wait": "1s", "give_up_after": "1h"},
         "fetch": {"timeout": "5s"},
         "sources": [
-            {"id": "ctn", "feed": f"{site.url}/feed/", "every": every, "jitter": "0s", "first_run": first_run}
+            {
+                "id": "ctn",
+                "feed": f"{site.url}/feed/",
+                "every": every,
+                "jitter": "0s",
+                "first_run": first_run,
+            }
         ],
         "accounts": [
             {
@@ -104,7 +112,9 @@ def write_config(
     return path
 
 
-def story(site: SampleSite, title: str, *, categories: tuple[str, ...] = ("English", "Haiti"), **kw: Any) -> SampleArticle:
+def story(
+    site: SampleSite, title: str, *, categories: tuple[str, ...] = ("English", "Haiti"), **kw: Any
+) -> SampleArticle:
     """A new article for ``site``, published now."""
     return SampleArticle(
         post_id=kw.pop("post_id", site.next_post_id()),
@@ -134,8 +144,17 @@ class Daemon:
     def start(self) -> Daemon:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "bot", "run", "--config", str(self.config), "--log-level", "debug"],
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--log-level",
+                    "debug",
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=out,

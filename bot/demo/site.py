@@ -259,7 +259,9 @@ class SampleSite:
     Nothing is bound until :meth:`start` (or ``with``). After :meth:`stop`, :meth:`start`
     binds the same port again, so tests can take the site down and bring it back. All
     methods are thread-safe. *clock* (aware datetimes) decides which posts are already
-    published and what ``edit`` writes as ``modified``.
+    published and what ``edit`` writes as ``modified``. *public_host* is the name the site
+    uses in its links (default: *host*); a client maps it to *host* (``fetch.resolve``), the
+    way a real site has a public name with a top-level domain.
     """
 
     def __init__(
@@ -268,6 +270,7 @@ class SampleSite:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        public_host: str | None = None,
         name: str = DEFAULT_SITE_NAME,
         tagline: str = DEFAULT_TAGLINE,
         language: str = "en-US",
@@ -277,6 +280,7 @@ class SampleSite:
         control: bool = True,
     ) -> None:
         self.host = host
+        self.public_host = public_host or host  # the name in links (a resolver maps it to host)
         self.name = name
         self.tagline = tagline
         self.language = language
@@ -367,7 +371,7 @@ class SampleSite:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.public_host}:{self.port}"
 
     @property
     def feed_url(self) -> str:

@@ -36,8 +36,10 @@ def _ledger_states(db: Path) -> Counter[str]:
         return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
 
 
-def test_sigkill_at_the_worst_moment_and_at_random_moments(tmp_path: Path, site: SampleSite) -> None:
-    rng = random.Random(20261129)  # noqa: S311
+def test_sigkill_at_the_worst_moment_and_at_random_moments(
+    tmp_path: Path, site: SampleSite
+) -> None:
+    rng = random.Random(20261129)
     db = tmp_path / "ledger.db"
     with FakeX(**fake_x_credentials(), delay=0.05) as x:
         config = write_config(tmp_path / "syndbot.yaml", site=site, x_url=x.url, store=db)
@@ -58,12 +60,17 @@ def test_sigkill_at_the_worst_moment_and_at_random_moments(tmp_path: Path, site:
         # 2. Many articles, and the daemon killed at random moments while it works through them.
         now = datetime.now(UTC)
         added = [first] + [
-            site.add(story(site, f"Crash test story {n}", published=now - timedelta(seconds=ARTICLES - n)))
+            site.add(
+                story(
+                    site, f"Crash test story {n}", published=now - timedelta(seconds=ARTICLES - n)
+                )
+            )
             for n in range(1, ARTICLES)
         ]
         kills = 0
         while kills < RANDOM_KILLS and len(x.posts) < ARTICLES:
-            time.sleep(rng.uniform(0.1, 1.2))  # a random moment to kill at, not a wait for an outcome
+            # A random moment to kill at (not a wait for an outcome).
+            time.sleep(rng.uniform(0.1, 1.2))
             d.kill()
             kills += 1
             d = daemon()
@@ -73,7 +80,9 @@ def test_sigkill_at_the_worst_moment_and_at_random_moments(tmp_path: Path, site:
         wait_until(
             lambda: _ledger_states(db) == Counter({"sent": ARTICLES}),
             timeout=60,
-            what=lambda: f"every delivery recorded as sent: {_ledger_states(db)}\n{d.output()[-4000:]}",
+            what=lambda: (
+                f"every delivery recorded as sent: {_ledger_states(db)}\n{d.output()[-4000:]}"
+            ),
         )
         polls = sum(site.hits("/feed/").values())
         wait_until(lambda: sum(site.hits("/feed/").values()) >= polls + 4, what="four more polls")

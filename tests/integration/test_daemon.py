@@ -36,7 +36,9 @@ def x() -> Iterator[FakeX]:
 
 @pytest.fixture
 def run_daemon(tmp_path: Path, site: SampleSite, x: FakeX) -> Iterator[Daemon]:
-    config = write_config(tmp_path / "syndbot.yaml", site=site, x_url=x.url, store=tmp_path / "ledger.db")
+    config = write_config(
+        tmp_path / "syndbot.yaml", site=site, x_url=x.url, store=tmp_path / "ledger.db"
+    )
     daemon = Daemon(config=config, log=tmp_path / "daemon.log", env=X_ENV).start()
     try:
         yield daemon
@@ -57,7 +59,7 @@ def wait_for_polls(site: SampleSite, more: int, daemon: Daemon) -> None:
 
 
 def history(config: Path) -> list[dict[str, object]]:
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-m", "bot", "history", "--json", "--config", str(config)],
         cwd=ROOT,
         env={**X_ENV, "PATH": "/usr/bin:/bin"},
@@ -84,7 +86,9 @@ def test_new_article_is_posted_exactly_once_with_the_right_text(
     assert site.hits("/feed/").get(304, 0) >= 2
     assert len(x.posts) == 1
     rows = history(run_daemon.config)
-    assert [(r["state"], r["account"], r["remote_id"]) for r in rows] == [("sent", "x-main", posts[0]["id"])]
+    assert [(r["state"], r["account"], r["remote_id"]) for r in rows] == [
+        ("sent", "x-main", posts[0]["id"])
+    ]
     assert rows[0]["remote_url"] == f"https://x.com/i/web/status/{posts[0]['id']}"
 
 
@@ -105,7 +109,9 @@ def test_edited_redated_and_reformed_articles_are_never_posted_again(
     assert [p["text"].split(" #")[0] for p in x.posts] == ["CARICOM ministers meet in Georgetown"]
 
 
-def test_a_burst_of_30_articles_gives_30_posts(site: SampleSite, x: FakeX, run_daemon: Daemon) -> None:
+def test_a_burst_of_30_articles_gives_30_posts(
+    site: SampleSite, x: FakeX, run_daemon: Daemon
+) -> None:
     # The feed shows only the 10 newest (WordPress default): the daemon must read older pages.
     wait_for_polls(site, 1, run_daemon)
     now = datetime.now(UTC)
@@ -119,15 +125,21 @@ def test_a_burst_of_30_articles_gives_30_posts(site: SampleSite, x: FakeX, run_d
     urls = sorted(re.findall(r"https?://\S+", p["text"])[-1] for p in posts)
     assert urls == sorted(site.permalink(a.post_id) for a in added)
     # Posted oldest first, so the timeline reads in order.
-    assert [p["text"].split(" #")[0] for p in posts[:3]] == [f"Burst story number {n}" for n in range(3)]
+    assert [p["text"].split(" #")[0] for p in posts[:3]] == [
+        f"Burst story number {n}" for n in range(3)
+    ]
 
 
-def test_posts_go_out_after_x_recovers_from_an_outage(site: SampleSite, x: FakeX, run_daemon: Daemon) -> None:
+def test_posts_go_out_after_x_recovers_from_an_outage(
+    site: SampleSite, x: FakeX, run_daemon: Daemon
+) -> None:
     wait_for_polls(site, 1, run_daemon)
     x.down()
     site.add(story(site, "Hurricane watch issued for the southern peninsula"))
     site.add(story(site, "Airport reopens in Cap-Haïtien"))
-    wait_until(lambda: sum(r.status == 503 for r in x.requests) >= 3, what="X to be tried while down")
+    wait_until(
+        lambda: sum(r.status == 503 for r in x.requests) >= 3, what="X to be tried while down"
+    )
     assert x.posts == []
     failures = sum(r.status == 503 for r in x.requests)
     x.up()

@@ -596,3 +596,13 @@ def test_any_article_gives_a_post_that_fits_with_the_link_intact(
 
 def _tidy(text: str) -> str:
     return re.sub(r" +", " ", text).strip()
+
+
+def test_hashtags_come_back_when_dropping_the_summary_made_room() -> None:
+    # One long summary sentence cannot be shortened, only dropped; once it is gone the
+    # hashtags dropped before it fit again and are restored.
+    long = "A single long summary sentence " + "that keeps going " * 12 + "to the end."
+    a = article(description=long, tags=("Haiti", "Kenya"))
+    post = compose(a, account("{title}\n\n{summary}\n\n{hashtags} {url}"), SPEC)
+    assert post.text == f"{TITLE}\n\n#Haiti #Kenya {URL}"
+    assert post.dropped == ("summary",)
