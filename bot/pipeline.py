@@ -469,7 +469,9 @@ class Pipeline:
         not_before = now + timedelta(seconds=wait)
         self.store.mark_retry(d.id, self.owner, str(e), not_before=not_before, now=now)
         # The whole account waits: the next queued post would meet the same limit or outage.
-        self.store.defer_account(account.id, not_before, now=now)
+        self.store.defer_account(
+            account.id, not_before, now=now, reason=f"waiting: {account.id} is paused after: {e}"
+        )
         log.warning(
             "delivery %d of %s to %s: %s; retrying in %ds", d.id, d.url, account.id, e, round(wait)
         )

@@ -926,8 +926,9 @@ class Store:
             detail=error,
         )
 
-    def defer_account(self, account_id: str, until: datetime, *, now: datetime) -> int:
-        """Push every queued delivery of an account to at least ``until`` (rate limit, outage)."""
+    def defer_account(self, account_id: str, until: datetime, *, now: datetime, reason: str) -> int:
+        """Push every queued delivery of an account to at least ``until`` (rate limit, outage),
+        saying why on each."""
         with self._tx() as conn:
             return conn.execute(
                 deliveries.update()
@@ -936,7 +937,7 @@ class Store:
                     deliveries.c.state == str(DeliveryState.QUEUED),
                     deliveries.c.not_before < until,
                 )
-                .values(not_before=until, updated_at=now)
+                .values(not_before=until, updated_at=now, error=reason)
             ).rowcount
 
     def set_delivery_state(

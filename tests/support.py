@@ -69,6 +69,7 @@ def write_config(
     every: str = "0.5s",
     template: str = "{title} {hashtags} {url}",
     extra_accounts: list[dict[str, Any]] | None = None,
+    extra_sources: list[dict[str, Any]] | None = None,
     routes: list[dict[str, Any]] | None = None,
     **top: Any,
 ) -> Path:
@@ -87,7 +88,8 @@ def write_config(
                 "every": every,
                 "jitter": "0s",
                 "first_run": first_run,
-            }
+            },
+            *(extra_sources or []),
         ],
         "accounts": [
             {

@@ -206,9 +206,11 @@ def test_defer_account_pushes_only_that_account(store: Store) -> None:
     _routed(store, 1, accounts=("x-main", "x-fr"))
     _routed(store, 2, accounts=("x-main",))
     later = T0 + timedelta(minutes=15)
-    assert store.defer_account("x-main", later, now=T0) == 2
+    assert store.defer_account("x-main", later, now=T0, reason="429 from X") == 2
     claimed = store.claim_due(now=T0, owner="a", lease=60, limit=10)
     assert [d.account_id for d in claimed] == ["x-fr"]
+    waiting = store.list_deliveries(states=[DeliveryState.QUEUED])
+    assert {(d.account_id, d.error) for d in waiting} == {("x-main", "429 from X")}
 
 
 def test_concurrent_claimers_never_share_a_delivery(tmp_path: Path) -> None:

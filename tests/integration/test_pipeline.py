@@ -1,0 +1,203 @@
+"""The pipeline in-process, against the fake WordPress site and the fake X API: rate limits,
+outages, fallbacks, feed formats and cross-feed dedup."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config
+from bot.demo.site import SampleSite
+from bot.models import DeliveryState
+from bot.pipeline import Pipeline, select_first_run
+from bot.store import Store
+from tests.fakes.fake_x import FakeX
+from tests.support import X_ENV, fake_x_credentials, story, write_config
+
+
+@pytest.fixture
+def site() -> Iterator[SampleSite]:
+    with SampleSite.bundled() as s:
+        yield s
+
+
+@pytest.fixture
+def x() -> Iterator[FakeX]:
+    with FakeX(**fake_x_credentials()) as fake:
+        yield fake
+
+
+def pipeline_for(config: Config, *, clock: datetime | None = None) -> Pipeline:
+    store = Store(config.store)
+    store.migrate()
+    if clock is None:
+        return Pipeline(config, store, owner="test", rng=random.Random(1))
+    return Pipeline(config, store, owner="test", rng=random.Random(1), clock=lambda: clock)
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch) -> Config:
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db")
+    return load_config(path)
+
+
+def cycle(p: Pipeline) -> None:
+    for s in p.config.sources:
+        p.poll(s)
+    p.process_new()
+    p.deliver_due()
+
+
+def test_daily_cap_429_waits_for_the_24_hour_reset_and_holds_the_whole_account(
+    config: Config, site: SampleSite, x: FakeX
+) -> None:
+    p = pipeline_for(config)
+    cycle(p)  # first run: recorded, nothing posted
+    site.add(story(site, "First of two stories"))
+    site.add(story(site, "Second of two stories"))
+    x.rate_limit_next(1, reset_in=6 * 3600, daily=True)
+    cycle(p)
+    assert x.posts == []
+    # One request hit the cap; the other post was not even tried (no hammering).
+    assert [r.status for r in x.requests] == [429]
+    queued = p.store.list_deliveries(states=[DeliveryState.QUEUED])
+    assert len(queued) == 2
+    now = datetime.now(UTC)
+    for d in queued:
+        wait = (d.not_before - now).total_seconds()
+        assert 6 * 3600 - 60 < wait < 6 * 3600 + 60, wait
+    # Editors see why each one waits, including the one that was never tried.
+    assert all("daily user cap" in (d.error or "") for d in queued)
+    p.close()
+
+
+def test_server_errors_back_off_exponentially_and_then_post(
+    config: Config, site: SampleSite, x: FakeX
+) -> None:
+    p = pipeline_for(config)
+    cycle(p)
+    site.add(story(site, "Story during an outage"))
+    x.fail_next(1, status=503)
+    cycle(p)
+    (d,) = p.store.list_deliveries(states=[DeliveryState.QUEUED])
+    wait = (d.not_before - datetime.now(UTC)).total_seconds()
+    assert 0.9 < wait < 1.3  # retry.first is 0.3s, but never less than 1s between tries
+    later = pipeline_for(config, clock=datetime.now(UTC) + timedelta(seconds=2))
+    later.deliver_due()
+    assert [post["text"].split(" #")[0] for post in x.posts] == ["Story during an outage"]
+    p.close()
+    later.close()
+
+
+def test_backoff_doubles_with_jitter_is_capped_and_honours_the_platforms_reset(
+    config: Config,
+) -> None:
+    from bot.config import RetrySettings
+
+    p = pipeline_for(config.model_copy(update={"retry": RetrySettings(first=30, max_wait=1800)}))
+    waits = [p.backoff(n, None) for n in range(1, 10)]
+    for n, wait in enumerate(waits, 1):
+        expected = min(30 * 2 ** (n - 1), 1800)
+        assert 0.8 * expected <= wait <= 1.2 * expected, (n, wait)
+    assert len({round(w, 6) for w in waits}) == len(waits)  # jittered: no two alike
+    assert 3600 <= p.backoff(1, 3600) <= 3604  # X's reset time, plus a little
+    p.close()
+
+
+def test_article_page_down_falls_back_to_the_feed_fields(
+    config: Config, site: SampleSite, x: FakeX
+) -> None:
+    p = pipeline_for(config)
+    cycle(p)
+    article = site.add(story(site, "Page that will not load"))
+    path = site.permalink(article.post_id).removeprefix(site.url)
+    site.fail_next(path, 500, 5)
+    cycle(p)
+    assert [post["text"] for post in x.posts] == [
+        f"Page that will not load #Haiti {site.permalink(article.post_id)}"
+    ]
+    p.close()
+
+
+@pytest.mark.parametrize("feed", ["/feed/", "/feed/atom/", "/feed/json/"])
+def test_rss_atom_and_json_feed_sources(
+    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch, feed: str
+) -> None:
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    path = write_config(
+        tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db", first_run="latest:2"
+    )
+    text = path.read_text().replace(f"{site.url}/feed/", f"{site.url}{feed}")
+    path.write_text(text)
+    p = pipeline_for(load_config(path))
+    cycle(p)
+    newest = sorted(site.articles(), key=lambda a: a.published, reverse=True)[:2]
+    assert sorted(post["text"].rsplit(" ", 1)[1] for post in x.posts) == sorted(
+        site.permalink(a.post_id) for a in newest
+    )
+    p.close()
+
+
+def test_an_article_in_two_feeds_of_the_site_is_posted_once(
+    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    path = write_config(
+        tmp_path / "c.yaml",
+        site=site,
+        x_url=x.url,
+        store=tmp_path / "l.db",
+        extra_sources=[
+            {"id": "ctn-haiti", "feed": f"{site.url}/category/haiti/feed/", "every": "1s"}
+        ],
+        routes=[{"from": ["ctn", "ctn-haiti"], "to": ["x-main"]}],
+    )
+    config = load_config(path)
+    assert [s.id for s in config.sources] == ["ctn", "ctn-haiti"]
+    p = pipeline_for(config)
+    cycle(p)
+    site.add(
+        story(site, "In both the main feed and the Haiti feed", categories=("English", "Haiti"))
+    )
+    cycle(p)
+    cycle(p)
+    assert len(x.posts) == 1
+    p.close()
+
+
+def test_boilerplate_never_reaches_a_post(config: Config, site: SampleSite) -> None:
+    p = pipeline_for(config)
+    preview = p.preview(site.permalink(37070), ["x-main"])
+    assert "Share This Article" not in preview.article.body
+    assert "Share This Article" not in preview.posts[0].text
+    assert preview.article.lead.startswith("At the 80th United Nations General Assembly")
+    p.close()
+
+
+def test_first_run_policies_choose_the_right_items(config: Config) -> None:
+    from bot.config import FirstRun, SourceConfig
+    from bot.models import FeedItem
+
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    items = [
+        FeedItem("s", f"g{n}", f"https://a.example/{n}", f"T{n}", published=t + timedelta(days=n))
+        for n in range(5)
+    ] + [FeedItem("s", "undated", "https://a.example/u", "undated")]
+
+    def chosen(policy: str) -> list[str]:
+        source = SourceConfig(
+            id="s", feed="https://a.example/feed", first_run=FirstRun.parse(policy)
+        )
+        return sorted(items[i].title for i in select_first_run(source)(items))
+
+    assert chosen("skip") == []
+    assert chosen("latest:2") == ["T3", "T4"]
+    assert chosen("since:2026-11-03") == ["T2", "T3", "T4"]
