@@ -17,7 +17,7 @@ from bot import identity, router
 from bot.config import AccountConfig, Config, SourceConfig
 from bot.errors import BotError, ConfigError, FetchError, ParseError, PublishError
 from bot.feeds import parse_feed
-from bot.fetcher import Fetcher
+from bot.fetcher import Fetcher, FetchResult
 from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, PublishResult
 from bot.publishers import create_publisher, spec_for
 from bot.publishers.base import InDoubt, Publisher
@@ -148,16 +148,9 @@ class Pipeline:
                 )
                 log.debug("source %s: not modified", source.id)
                 return PollReport(source.id, "304")
-            feed = parse_feed(
-                result.content,
-                source_id=source.id,
-                url=result.final_url,
-                content_type=result.content_type,
-                default_language=source.language,
-            )
+            keyed = _keyed_items(result, source)
         except (FetchError, ParseError) as e:
             return self._poll_failed(source, state.failures, now, str(e))
-        keyed = [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
         if state.initialized and source.catch_up_pages:
             keyed += self._catch_up(source, keyed)
         new_ids = self.store.record_items(
@@ -197,22 +190,11 @@ class Pipeline:
                 break
             url = f"{source.feed}{'&' if '?' in source.feed else '?'}paged={n}"
             try:
-                result = self.fetcher.fetch(url)
-                feed = parse_feed(
-                    result.content,
-                    source_id=source.id,
-                    url=result.final_url,
-                    content_type=result.content_type,
-                    default_language=source.language,
-                )
+                older = _keyed_items(self.fetcher.fetch(url), source)
             except (FetchError, ParseError) as e:
                 log.debug("source %s: no feed page %d (%s)", source.id, n, e)
                 break
-            page = [
-                (item, keys)
-                for item in feed.items
-                if (keys := identity.item_keys(item)) and not seen.intersection(keys)
-            ]
+            page = [(item, keys) for item, keys in older if not seen.intersection(keys)]
             seen.update(k for _, keys in page for k in keys)
             more += page
             log.debug("source %s: read feed page %d (%d items)", source.id, n, len(page))
@@ -603,6 +585,20 @@ class Pipeline:
             not_before=self.clock(),
             allowed_from=(DeliveryState.FAILED, DeliveryState.HELD),
         )
+
+
+def _keyed_items(
+    result: FetchResult, source: SourceConfig
+) -> list[tuple[FeedItem, tuple[str, ...]]]:
+    """The feed's items, each with its identity keys (items without any are dropped)."""
+    feed = parse_feed(
+        result.content,
+        source_id=source.id,
+        url=result.final_url,
+        content_type=result.content_type,
+        default_language=source.language,
+    )
+    return [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
 
 
 def _host(url: str) -> str:

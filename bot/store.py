@@ -368,10 +368,6 @@ class Store:
             log.info("store migrated to schema version %d", version + 1)
         return SCHEMA_VERSION
 
-    def ping(self) -> None:
-        with self._tx() as conn:
-            conn.execute(sa.select(1))
-
     # -- sources --------------------------------------------------------------------------------
 
     def source_state(self, source_id: str) -> SourceState:
@@ -380,11 +376,6 @@ class Store:
                 conn.execute(sa.select(sources).where(sources.c.id == source_id)).mappings().first()
             )
         return SourceState(**dict(row)) if row else SourceState(id=source_id)
-
-    def all_source_states(self) -> list[SourceState]:
-        with self._tx() as conn:
-            rows = conn.execute(sa.select(sources).order_by(sources.c.id)).mappings().all()
-        return [SourceState(**dict(r)) for r in rows]
 
     def record_poll(
         self,
@@ -1024,17 +1015,6 @@ class Store:
             ).all()
         return {(r[0], r[1]): r[2] for r in rows}
 
-    def next_due(self) -> datetime | None:
-        with self._tx() as conn:
-            value: datetime | None = conn.execute(
-                sa.select(sa.func.min(deliveries.c.not_before)).where(
-                    deliveries.c.state == str(DeliveryState.QUEUED)
-                )
-            ).scalar()
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
     # -- audit ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -1059,20 +1039,6 @@ class Store:
                 detail=detail,
             )
         )
-
-    def log_event(
-        self,
-        *,
-        now: datetime,
-        actor: str,
-        action: str,
-        article_id: int | None = None,
-        delivery_id: int | None = None,
-        account_id: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        with self._tx() as conn:
-            self._event(conn, now, actor, action, article_id, delivery_id, account_id, detail)
 
     def list_events(self, *, limit: int = 100, delivery_id: int | None = None) -> list[Event]:
         q = sa.select(events).order_by(events.c.id.desc()).limit(limit)

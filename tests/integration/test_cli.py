@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,9 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.demo.site import SampleSite
 from tests.fakes.fake_x import FakeX
-from tests.support import ROOT, X_ENV, fake_x_credentials, story, write_config
+from tests.support import ROOT, X_ENV, story, write_config
 
 RUTO = 37070
-
-
-@pytest.fixture
-def site() -> Iterator[SampleSite]:
-    with SampleSite.bundled() as s:
-        yield s
-
-
-@pytest.fixture
-def x() -> Iterator[FakeX]:
-    with FakeX(**fake_x_credentials()) as fake:
-        yield fake
 
 
 @pytest.fixture

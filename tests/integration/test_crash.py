@@ -7,11 +7,8 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.demo.site import SampleSite
 from tests.fakes.fake_x import FakeX
@@ -19,12 +16,6 @@ from tests.support import X_ENV, Daemon, fake_x_credentials, story, wait_until, 
 
 ARTICLES = 25
 RANDOM_KILLS = 8
-
-
-@pytest.fixture
-def site() -> Iterator[SampleSite]:
-    with SampleSite.bundled() as s:
-        yield s
 
 
 def _urls(posts: list[dict[str, str]]) -> Counter[str]:

@@ -19,19 +19,7 @@ import pytest
 
 from bot.demo.site import SampleSite
 from tests.fakes.fake_x import FakeX
-from tests.support import ROOT, X_ENV, Daemon, fake_x_credentials, story, wait_until, write_config
-
-
-@pytest.fixture
-def site() -> Iterator[SampleSite]:
-    with SampleSite.bundled() as s:
-        yield s
-
-
-@pytest.fixture
-def x() -> Iterator[FakeX]:
-    with FakeX(**fake_x_credentials()) as fake:
-        yield fake
+from tests.support import ROOT, X_ENV, Daemon, story, wait_until, write_config
 
 
 @pytest.fixture

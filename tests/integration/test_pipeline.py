@@ -4,7 +4,6 @@ outages, fallbacks, feed formats and cross-feed dedup."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,19 +15,7 @@ from bot.models import DeliveryState
 from bot.pipeline import Pipeline, select_first_run
 from bot.store import Store
 from tests.fakes.fake_x import FakeX
-from tests.support import X_ENV, fake_x_credentials, story, write_config
-
-
-@pytest.fixture
-def site() -> Iterator[SampleSite]:
-    with SampleSite.bundled() as s:
-        yield s
-
-
-@pytest.fixture
-def x() -> Iterator[FakeX]:
-    with FakeX(**fake_x_credentials()) as fake:
-        yield fake
+from tests.support import X_ENV, story, write_config
 
 
 def pipeline_for(config: Config, *, clock: datetime | None = None) -> Pipeline:
