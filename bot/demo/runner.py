@@ -119,7 +119,7 @@ def run_demo(*, store_path: str | None = None, follow: bool = True) -> int:
         click.echo(
             "feed requests:   "
             + ", ".join(f"{n} × {status}" for status, n in sorted(hits.items()))
-            + "  (304 = unchanged feed, nothing parsed)"
+            + "  (304: unchanged feed, nothing parsed; 404: no older feed page to catch up on)"
         )
         click.echo("run it again: every article is recorded, so nothing would be posted twice.")
         click.echo("")

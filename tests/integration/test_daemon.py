@@ -151,10 +151,19 @@ def test_a_failing_site_is_retried_and_the_daemon_keeps_running(
     assert "poll failed" in run_daemon.output()
 
 
-def test_sigterm_stops_cleanly(site: SampleSite, x: FakeX, run_daemon: Daemon) -> None:
+def test_sigterm_finishes_the_post_in_flight_then_exits(
+    site: SampleSite, x: FakeX, run_daemon: Daemon
+) -> None:
     wait_for_polls(site, 1, run_daemon)
-    assert run_daemon.kill(signal.SIGTERM) == 0
-    assert "syndbot stopped" in run_daemon.output()
+    x.accept_then_delay(1, seconds=2)  # X takes the post, then answers slowly
+    site.add(story(site, "Parliament adjourns until January"))
+    wait_until(lambda: len(x.posts) == 1, what="X to accept the post")
+    assert run_daemon.kill(signal.SIGTERM) == 0  # sent while the answer is still on its way
+    log = run_daemon.output()
+    assert "stopping: finishing the post in flight" in log
+    assert "syndbot stopped" in log
+    rows = history(run_daemon.config)
+    assert [(r["state"], r["remote_id"]) for r in rows] == [("sent", x.posts[0]["id"])]
 
 
 def test_secrets_never_reach_the_log(site: SampleSite, x: FakeX, run_daemon: Daemon) -> None:
