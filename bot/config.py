@@ -304,6 +304,7 @@ class Config(_Strict):
     """The whole file."""
 
     store: str = "sqlite:///data/syndbot.db"
+    state_dir: str = "data"  # files publishers keep between runs (e.g. the Bluesky session)
     timezone: str = "UTC"
     fetch: FetchSettings = FetchSettings()
     deliver_every: Duration = 5.0

@@ -6,6 +6,7 @@
     ├── ConfigError               the YAML file is unreadable, invalid, or names a missing ${VAR}
     ├── FetchError                a site could not be fetched (network, HTTP status, size cap)
     ├── ParseError                bytes that should be a feed or a page could not be parsed
+    ├── MediaError                an image could not be decoded or brought under a size limit
     ├── StoreError                the ledger could not be read or written
     └── PublishError              a platform refused or failed a post
             .retryable            True: try again later (429, 5xx, timeout); False: permanent
@@ -47,6 +48,10 @@ class FetchError(BotError):
 
 class ParseError(BotError):
     """Feed or page bytes could not be parsed."""
+
+
+class MediaError(BotError):
+    """An image could not be decoded, or not made small enough for a platform."""
 
 
 class StoreError(BotError):

@@ -100,8 +100,14 @@ class Fetcher:
         last_modified: str | None = None,
         allowed_hosts: Collection[str] | None = None,
         accept: str | None = None,
+        max_bytes: int | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> FetchResult:
-        """GET ``url``; see the module docstring. Raises ``FetchError``."""
+        """GET ``url``; see the module docstring. Raises ``FetchError``.
+
+        ``max_bytes`` overrides the configured cap for this fetch (images); ``auth`` is a
+        (user, password) pair sent as HTTP Basic (WordPress application passwords), only to
+        the host of ``url``: it is dropped when a redirect leaves that host."""
         started = time.monotonic()
         deadline = started + self._settings.timeout
         headers: dict[str, str] = {}
@@ -117,7 +123,8 @@ class Fetcher:
         hops: list[str] = []
         while True:
             _check_url(current, url, allowed)
-            response = self._send(current, url, headers, deadline)
+            same_host = urlsplit(current).netloc == urlsplit(url).netloc
+            response = self._send(current, url, headers, deadline, auth if same_host else None)
             try:
                 status = response.status_code
                 target = self._session.get_redirect_target(response)
@@ -138,7 +145,7 @@ class Fetcher:
                         elapsed=time.monotonic() - started,
                     )
                 elif 200 <= status < 300:
-                    content = self._read_body(response, current, url, deadline)
+                    content = self._read_body(response, current, url, deadline, max_bytes)
                     result = FetchResult(
                         url=url,
                         final_url=current,
@@ -169,7 +176,12 @@ class Fetcher:
     # --- one request ------------------------------------------------------------------------
 
     def _send(
-        self, current: str, url: str, headers: dict[str, str], deadline: float
+        self,
+        current: str,
+        url: str,
+        headers: dict[str, str],
+        deadline: float,
+        auth: tuple[str, str] | None = None,
     ) -> requests.Response:
         timeout = self._settings.timeout
         remaining = deadline - time.monotonic()
@@ -186,6 +198,7 @@ class Fetcher:
                 timeout=(connect, read),
                 allow_redirects=False,
                 stream=True,
+                auth=auth,
             )
         except requests.exceptions.ConnectTimeout:
             raise FetchError(f"timed out connecting to {host}", url=url) from None
@@ -220,9 +233,14 @@ class Fetcher:
         return nxt
 
     def _read_body(
-        self, response: requests.Response, current: str, url: str, deadline: float
+        self,
+        response: requests.Response,
+        current: str,
+        url: str,
+        deadline: float,
+        max_bytes: int | None = None,
     ) -> bytes:
-        limit = self._settings.max_bytes
+        limit = max_bytes if max_bytes is not None else self._settings.max_bytes
         encoding = (response.headers.get("Content-Encoding") or "").strip().lower()
         decoder = _Inflater.for_encoding(encoding, current, url)
         too_large = f"{current} is larger than {limit} bytes"

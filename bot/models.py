@@ -58,7 +58,12 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """The text for one account, fitted to its platform."""
+    """The text for one account, fitted to its platform, and what a link card needs.
+
+    ``title``, ``description`` and ``image`` describe the article for platforms where the
+    client builds the link card (Bluesky, LinkedIn) or attaches the picture (X, Mastodon,
+    Telegram); ``language`` is the article's (``"en"``, ``"fr"``, ``"ht"``).
+    """
 
     account_id: str
     platform: str
@@ -66,8 +71,11 @@ class Post:
     url: str  # the link inside the text (with UTM parameters when configured)
     length: int  # as the platform counts it
     limit: int
-    dropped: tuple[str, ...] = ()  # optional parts removed to fit: "hashtags", "summary", "title"
+    dropped: tuple[str, ...] = ()  # parts removed to fit: hashtags, summary, lead, title, …
     image: Image | None = None
+    title: str = ""
+    description: str = ""
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

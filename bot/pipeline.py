@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot import identity, router
 from bot.config import AccountConfig, Config, SourceConfig
@@ -20,7 +21,7 @@ from bot.feeds import parse_feed
 from bot.fetcher import Fetcher, FetchResult
 from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, PublishResult
 from bot.publishers import create_publisher, spec_for
-from bot.publishers.base import InDoubt, Publisher
+from bot.publishers.base import InDoubt, Publisher, PublisherContext
 from bot.scraper import article_from_item, parse_article
 from bot.store import NewDelivery, Store, StoredArticle
 from bot.summarizer import compose
@@ -29,6 +30,7 @@ from bot.textlen import length
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+IMAGE_MAX_BYTES = 20_000_000
 
 
 def utcnow() -> datetime:
@@ -113,6 +115,9 @@ class Pipeline:
         self.clock = clock
         self.owner = owner
         self.rng = rng or random.Random()
+        self.context = PublisherContext(
+            load_image=self._load_image, state_dir=Path(config.state_dir), timeout=30.0
+        )
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
         self._process_lock = threading.Lock()
@@ -369,11 +374,15 @@ class Pipeline:
                 return [d]
         return []
 
+    def _load_image(self, url: str) -> bytes:
+        """An article image for a publisher (any host: pages link to CDNs), at most 20 MB."""
+        return self.fetcher.fetch(url, max_bytes=IMAGE_MAX_BYTES, accept="image/*").content
+
     def _publisher(self, account: AccountConfig) -> Publisher:
         with self._publishers_lock:
             p = self._publishers.get(account.id)
             if p is None:
-                p = create_publisher(account)
+                p = create_publisher(account, self.context)
                 self._publishers[account.id] = p
             return p
 
@@ -387,15 +396,7 @@ class Pipeline:
             )
             return "failed"
         try:
-            spec = spec_for(account)
-            post = Post(
-                account_id=account.id,
-                platform=account.platform,
-                text=d.text,
-                url=d.url,
-                length=length(d.text, spec.counting),
-                limit=spec.max_length,
-            )
+            post = self._post_for(d, account)
             result = self._publisher(account).publish(post, idempotency_key=d.uid)
         except PublishError as e:
             return self._publish_failed(d, account, e)
@@ -412,6 +413,24 @@ class Pipeline:
             )
             return self._publish_failed(d, account, err)
         return self._published(d, account, result)
+
+    def _post_for(self, d: Delivery, account: AccountConfig) -> Post:
+        """The stored text of a delivery, with its article's card, image and language."""
+        spec = spec_for(account)
+        stored = self.store.get_article(d.article_id)
+        article = stored.article if stored else None
+        return Post(
+            account_id=account.id,
+            platform=account.platform,
+            text=d.text,
+            url=d.url,
+            length=length(d.text, spec.counting),
+            limit=spec.max_length,
+            image=article.image if article else None,
+            title=article.title if article else "",
+            description=(article.description or article.lead) if article else "",
+            language=article.language if article else None,
+        )
 
     def _published(self, d: Delivery, account: AccountConfig, result: PublishResult) -> str:
         now = self.clock()

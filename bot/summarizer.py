@@ -328,12 +328,34 @@ def compose(
         n = measure(body)
         if n > limit:
             raise TextTooLong(n, limit, spec.counting)
-        return Post(account.id, account.platform, body, url, n, limit, (), article.image)
+        return _post(article, account, body, url, n, limit, ())
 
     draft = _Draft.build(_parse_template(account.template), article, account, url)
     body, dropped = _fit(draft, measure, limit, spec.counting)
+    return _post(article, account, body, url, measure(body), limit, dropped)
+
+
+def _post(
+    article: Article,
+    account: AccountConfig,
+    text: str,
+    url: str,
+    n: int,
+    limit: int,
+    dropped: tuple[str, ...],
+) -> Post:
     return Post(
-        account.id, account.platform, body, url, measure(body), limit, dropped, article.image
+        account_id=account.id,
+        platform=account.platform,
+        text=text,
+        url=url,
+        length=n,
+        limit=limit,
+        dropped=dropped,
+        image=article.image,
+        title=_plain(article.title),
+        description=_plain(article.description or article.lead),
+        language=article.language,
     )
 
 

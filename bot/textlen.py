@@ -20,6 +20,18 @@
     trafilatura, through dateparser), else ``_fallback_graphemes`` (UAX #29 rules over
     ``unicodedata``); ``GRAPHEME_ENGINE`` says which.
 
+``mastodon``
+    Mastodon's rule: graphemes, every URL 23, ``@user@domain`` counted as ``@user``; 500 by
+    default (the real limit is per instance and read from it by the publisher).
+``bluesky``
+    300 graphemes, URLs at their full length.
+``threads``
+    500 characters, an emoji counted as its UTF-8 bytes (the documented, pessimistic rule).
+``utf16``
+    UTF-16 code units (Telegram: 4,096 for a message, 1,024 for a caption; LinkedIn).
+``codepoints``
+    Python's ``len`` (Facebook, webhooks).
+
 A new platform adds one ``Rule`` to ``RULES``.
 """
 
@@ -410,7 +422,47 @@ def _fallback_graphemes(text: str) -> list[str]:
 
 # --- the registry ------------------------------------------------------------------------------
 
+_MASTODON_URL_WEIGHT = 23
+_MASTODON_MENTION = re.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+def _mastodon_length(text: str) -> int:
+    """Mastodon's StatusLengthValidator: graphemes, every URL counts 23, a remote mention
+    ``@user@domain`` counts as ``@user``."""
+    urls = _generic_urls(text)
+    out, last = [], 0
+    for span in urls:
+        out.append(text[last : span.start])
+        out.append("x" * _MASTODON_URL_WEIGHT)
+        last = span.end
+    out.append(text[last:])
+    return _grapheme_length(_MASTODON_MENTION.sub(r"\1", "".join(out)))
+
+
+def _threads_length(text: str) -> int:
+    """Threads counts characters, but its documentation says an emoji counts as the number of
+    its UTF-8 bytes: count each non-ASCII grapheme that is an emoji at its byte length."""
+    total = 0
+    for g in graphemes(text):
+        total += len(g.encode("utf-8")) if any(_pict(ord(c)) for c in g) else 1
+    return total
+
+
+def _utf16_length(text: str) -> int:
+    """UTF-16 code units (Telegram's and LinkedIn's limits, JavaScript's ``length``)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _codepoint_length(text: str) -> int:
+    return len(text)
+
+
 RULES: Mapping[str, Rule] = {
     "x": Rule("x", _x_length, _x_urls, limit=280),
     "graphemes": Rule("graphemes", _grapheme_length, _generic_urls),
+    "mastodon": Rule("mastodon", _mastodon_length, _generic_urls, limit=500),
+    "bluesky": Rule("bluesky", _grapheme_length, _generic_urls, limit=300),
+    "threads": Rule("threads", _threads_length, _generic_urls, limit=500),
+    "utf16": Rule("utf16", _utf16_length, _generic_urls),
+    "codepoints": Rule("codepoints", _codepoint_length, _generic_urls),
 }

@@ -9,13 +9,20 @@ import dataclasses
 import importlib
 from typing import TYPE_CHECKING
 
-from bot.publishers.base import PlatformSpec, Publisher
+from bot.publishers.base import PlatformSpec, Publisher, PublisherContext
 
 if TYPE_CHECKING:
     from bot.config import AccountConfig
 
 REGISTRY: dict[str, str] = {
     "x": "bot.publishers.x:XPublisher",
+    "mastodon": "bot.publishers.mastodon:MastodonPublisher",
+    "bluesky": "bot.publishers.bluesky:BlueskyPublisher",
+    "threads": "bot.publishers.threads:ThreadsPublisher",
+    "facebook": "bot.publishers.facebook:FacebookPublisher",
+    "linkedin": "bot.publishers.linkedin:LinkedInPublisher",
+    "telegram": "bot.publishers.telegram:TelegramPublisher",
+    "webhook": "bot.publishers.webhook:WebhookPublisher",
     "console": "bot.publishers.console:ConsolePublisher",
 }
 
@@ -41,7 +48,7 @@ def spec_for(account: AccountConfig) -> PlatformSpec:
     return spec
 
 
-def create_publisher(account: AccountConfig) -> Publisher:
+def create_publisher(account: AccountConfig, context: PublisherContext | None = None) -> Publisher:
     """A ready Publisher for ``account``. Construction does no I/O."""
     cls = publisher_class(account.platform)
-    return cls(account)  # type: ignore[call-arg]
+    return cls(account, context or PublisherContext())  # type: ignore[call-arg]

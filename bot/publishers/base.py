@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
 from bot.models import Post, PublishResult
@@ -32,9 +34,26 @@ class PlatformSpec:
     supports_images: bool = False
 
 
+def _no_images(url: str) -> bytes:
+    from bot.errors import MediaError
+
+    raise MediaError(f"no image loader configured; cannot load {url}")
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherContext:
+    """What a publisher may use besides its account: loading the article's image (size-capped,
+    raises ``FetchError``), and a folder for state it keeps between runs (sessions, refreshed
+    tokens). Tests pass their own."""
+
+    load_image: Callable[[str], bytes] = field(default=_no_images)
+    state_dir: Path = Path("data")
+    timeout: float = 30.0
+
+
 @runtime_checkable
 class Publisher(Protocol):
-    """One platform account. Constructing one does no I/O.
+    """One platform account. Constructing one (``cls(account, context)``) does no I/O.
 
     ``publish`` returns a ``PublishResult`` or raises ``bot.errors.PublishError``; it never
     returns a failure value. ``idempotency_key`` is stable across retries of one delivery.

@@ -10,7 +10,7 @@ import click
 
 from bot.config import AccountConfig
 from bot.models import Post, PublishResult
-from bot.publishers.base import InDoubt, PlatformSpec
+from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
 
 _print_lock = threading.Lock()
 
@@ -23,7 +23,13 @@ class ConsolePublisher:
         name="console", max_length=280, counting="x", url_length=23, in_doubt=InDoubt.RETRY
     )
 
-    def __init__(self, account: AccountConfig, *, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        account: AccountConfig,
+        context: PublisherContext | None = None,
+        *,
+        stream: TextIO | None = None,
+    ) -> None:
         self.account = account
         self.like = str(account.options.get("like", "x"))
         self.stream = stream

@@ -28,7 +28,7 @@ import tweepy
 
 from bot.errors import PublishError
 from bot.models import Post, PublishResult
-from bot.publishers.base import InDoubt, PlatformSpec
+from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -98,7 +98,15 @@ class XPublisher:
         supports_images=False,
     )
 
-    def __init__(self, account: AccountConfig, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        account: AccountConfig,
+        context: PublisherContext | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        self.context = context or PublisherContext()
+        timeout = timeout if timeout is not None else self.context.timeout
         creds = {name: account.credential(name) for name in CREDENTIAL_NAMES}
         self.account_id = account.id
         self.api_base = account.api_base or DEFAULT_API_BASE

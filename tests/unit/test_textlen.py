@@ -96,7 +96,10 @@ def test_fits_default_and_explicit_limits() -> None:
 
 
 def test_unknown_rule_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"no text-length rule 'tiktok'; known: graphemes, x"):
+    with pytest.raises(
+        ValueError,
+        match=r"no text-length rule 'tiktok'; known: bluesky, codepoints, graphemes, mastodon, threads, utf16, x",
+    ):
         length("text", "tiktok")
 
 
@@ -255,3 +258,28 @@ def test_graphemes_partition_the_text(text: str) -> None:
     for split in (graphemes(text), textlen._fallback_graphemes(text)):
         assert "".join(split) == text
         assert all(split)
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "expected"),
+    [
+        # Mastodon: every URL is 23, a remote mention counts its local part only.
+        ("mastodon", "Read https://ctninfo.com/" + "a" * 100, 5 + 23),
+        ("mastodon", "@editor@mastodon.social bonjou", len("@editor bonjou")),
+        ("mastodon", "Haïti 🇭🇹 👍🏽", 9),
+        # Bluesky: graphemes, URLs at their full length.
+        (
+            "bluesky",
+            "Haïti 🇭🇹 https://ctninfo.com/?p=37070",
+            8 + len("https://ctninfo.com/?p=37070"),
+        ),
+        # Threads: an emoji counts as its UTF-8 bytes (the documented rule).
+        ("threads", "ok 👍🏽", 3 + len("👍🏽".encode())),
+        ("threads", "Haïti", 5),
+        # UTF-16 code units (Telegram, LinkedIn): astral characters count 2.
+        ("utf16", "Haïti 🇭🇹", 6 + 4),
+        ("codepoints", "Haïti 🇭🇹", 8),
+    ],
+)
+def test_other_platform_rules(rule: str, text: str, expected: int) -> None:
+    assert length(text, rule) == expected
