@@ -392,11 +392,10 @@ def repost(
         when = _parse_when(at, ctx.config) if at else None
         p = ctx.pipeline
         pv = p.preview(url, accounts)
-        from bot.publishers import spec_for
         from bot.summarizer import compose
 
         posts = [
-            compose(pv.article, p.config.account(a), spec_for(p.config.account(a)), text=text)
+            compose(pv.article, p.config.account(a), p.spec(p.config.account(a)), text=text)
             for a in accounts
         ]
         for line in _posts_text(posts):

@@ -172,17 +172,33 @@ class SourceConfig(_Strict):
     """A feed to watch."""
 
     id: Id
+    # `feed`: an RSS/Atom/JSON feed URL; `wordpress`: the site's URL (or its REST endpoint
+    # /wp-json/wp/v2/posts), read through the WordPress REST API.
+    type: Literal["feed", "wordpress"] = "feed"
     feed: HttpUrl
     every: Duration = 120.0
     jitter: Duration | None = None  # default: 10% of `every`, at most 30 s
     first_run: Annotated[FirstRun, BeforeValidator(_first_run)] = FirstRun("skip")
     language: str | None = None  # used when neither the page nor the feed says
-    scrape: bool = True  # fetch each article page (else use the feed's fields only)
+    scrape: bool | None = None  # fetch each article page; default: yes for feeds, no for REST
     # When every item of the feed is new (a burst larger than the feed), read older pages
     # (WordPress ?paged=2, 3, …) until a known article appears, at most this many pages.
     catch_up_pages: int = Field(default=5, ge=0, le=50)
     hosts: tuple[str, ...] = ()  # extra hosts whose article URLs belong to this site
+    # WordPress REST API behind authentication: a user and an application password.
+    username: str | None = None
+    app_password: SecretStr | None = None
     enabled: bool = True
+
+    @property
+    def should_scrape(self) -> bool:
+        return self.scrape if self.scrape is not None else self.type == "feed"
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        if self.username and self.app_password is not None:
+            return self.username, self.app_password.get_secret_value()
+        return None
 
     @field_validator("every")
     @classmethod
@@ -343,12 +359,9 @@ class Config(_Strict):
 
     def secret_values(self) -> frozenset[str]:
         """Every credential value, so logs and output can be scrubbed of them."""
-        return frozenset(
-            s.get_secret_value()
-            for a in self.accounts
-            for s in a.credentials.values()
-            if len(s.get_secret_value()) >= 4
-        )
+        values = [s.get_secret_value() for a in self.accounts for s in a.credentials.values()]
+        values += [s.app_password.get_secret_value() for s in self.sources if s.app_password]
+        return frozenset(v for v in values if len(v) >= 4)
 
 
 # --- loading -----------------------------------------------------------------------------------

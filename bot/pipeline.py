@@ -6,6 +6,7 @@ nothing ever calls a platform SDK directly. Time comes from ``clock`` so tests c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -19,9 +20,10 @@ from bot.config import AccountConfig, Config, SourceConfig
 from bot.errors import BotError, ConfigError, FetchError, ParseError, PublishError
 from bot.feeds import parse_feed
 from bot.fetcher import Fetcher, FetchResult
+from bot.language import normalize_language
 from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, PublishResult
 from bot.publishers import create_publisher, spec_for
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import InDoubt, PlatformSpec, Publisher, PublisherContext
 from bot.scraper import article_from_item, parse_article
 from bot.store import NewDelivery, Store, StoredArticle
 from bot.summarizer import compose
@@ -271,7 +273,7 @@ class Pipeline:
 
     def _new_delivery(self, article: Article, account: AccountConfig) -> NewDelivery:
         try:
-            post = compose(article, account, spec_for(account))
+            post = compose(article, account, self.spec(account))
         except Exception as e:  # a bug in composing must not lose the article
             log.exception("article %s: composing for %s failed", article.url, account.id)
             return NewDelivery(
@@ -290,20 +292,24 @@ class Pipeline:
             return None
 
     def _scrape(self, item: FeedItem, source: SourceConfig | None) -> Article:
+        """The Article from the page, or from the feed's fields when the page fails."""
         language = source.language if source else None
-        if item.link and (source is None or source.scrape):
+        article: Article | None = None
+        if item.link and (source is None or source.should_scrape):
             try:
                 page = self.fetcher.fetch(
                     item.link, allowed_hosts=self._hosts_for(source, item.link)
                 )
-                return parse_article(
+                article = parse_article(
                     page.content, page.final_url, item=item, default_language=language
                 )
             except (FetchError, ParseError) as e:
                 log.warning(
                     "article %s: page unavailable (%s); using the feed's fields", item.link, e
                 )
-        return article_from_item(item, default_language=language)
+        if article is None:
+            article = article_from_item(item, default_language=language)
+        return _with_source_language(article, source)
 
     def _hosts_for(self, source: SourceConfig | None, url: str) -> set[str]:
         hosts = {_host(url)}
@@ -373,6 +379,26 @@ class Pipeline:
             if d is not None:
                 return [d]
         return []
+
+    def spec(self, account: AccountConfig) -> PlatformSpec:
+        """The account's platform facts, from the server when the publisher can ask it
+        (``live_spec``, cached by the publisher), else the declared ones."""
+        spec = spec_for(account)
+        if account.platform == "console":
+            return spec
+        try:
+            live = getattr(self._publisher(account), "live_spec", None)
+            current: PlatformSpec = live() if live is not None else spec
+        except Exception:  # the declared spec is always a safe answer
+            log.warning(
+                "account %s: could not read its limits; using the defaults",
+                account.id,
+                exc_info=True,
+            )
+            return spec
+        if account.max_length is not None and account.max_length < current.max_length:
+            current = dataclasses.replace(current, max_length=account.max_length)
+        return current
 
     def _load_image(self, url: str) -> bytes:
         """An article image for a publisher (any host: pages link to CDNs), at most 20 MB."""
@@ -505,7 +531,7 @@ class Pipeline:
         source = self.source_for_url(url)
         page = self.fetcher.fetch(url, allowed_hosts=self._hosts_for(source, source.feed))
         article = parse_article(page.content, page.final_url, default_language=source.language)
-        return source, article
+        return source, _with_source_language(article, source)
 
     def preview(self, url: str, accounts: Sequence[str] | None = None) -> Preview:
         """What each routed account (or each of ``accounts``) would post for ``url``."""
@@ -514,7 +540,7 @@ class Pipeline:
         targets = (
             [self._account(a) for a in accounts] if accounts else [self._account(a) for a in routed]
         )
-        posts = tuple(compose(article, a, spec_for(a)) for a in targets)
+        posts = tuple(compose(article, a, self.spec(a)) for a in targets)
         return Preview(article=article, source_id=source.id, posts=posts, routed=routed)
 
     def _account(self, account_id: str) -> AccountConfig:
@@ -557,7 +583,7 @@ class Pipeline:
         out: list[tuple[int, Post]] = []
         for account_id in accounts:
             account = self._account(account_id)
-            post = compose(article, account, spec_for(account), text=text)
+            post = compose(article, account, self.spec(account), text=text)
             purpose = self.store.next_repost_purpose(article_id, account.id)
             delivery_id = self.store.add_delivery(
                 article_id,
@@ -618,6 +644,15 @@ def _keyed_items(
         default_language=source.language,
     )
     return [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
+
+
+def _with_source_language(article: Article, source: SourceConfig | None) -> Article:
+    """A source's configured language wins over the page's: a site without a language plugin
+    marks every page with its default language (``en-US`` on a French article)."""
+    language = normalize_language(source.language) if source else None
+    if language and article.language != language:
+        return dataclasses.replace(article, language=language)
+    return article
 
 
 def _host(url: str) -> str:

@@ -57,6 +57,10 @@ class Publisher(Protocol):
 
     ``publish`` returns a ``PublishResult`` or raises ``bot.errors.PublishError``; it never
     returns a failure value. ``idempotency_key`` is stable across retries of one delivery.
+
+    A publisher whose limits depend on the server (Mastodon's per-instance length) may also
+    define ``live_spec(self) -> PlatformSpec``: it may do I/O, must cache, and returns
+    ``spec`` when the server cannot be asked. The pipeline uses it when composing.
     """
 
     spec: ClassVar[PlatformSpec]

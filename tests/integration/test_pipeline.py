@@ -188,3 +188,30 @@ def test_first_run_policies_choose_the_right_items(config: Config) -> None:
     assert chosen("skip") == []
     assert chosen("latest:2") == ["T3", "T4"]
     assert chosen("since:2026-11-03") == ["T2", "T3", "T4"]
+
+
+def test_a_sources_language_overrides_the_sites_default_language(
+    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The site marks every page en-US (no language plugin); the French feed says fr.
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    path = write_config(
+        tmp_path / "c.yaml",
+        site=site,
+        x_url=x.url,
+        store=tmp_path / "l.db",
+        routes=[{"to": ["x-main"], "where": {"language": ["fr"]}}],
+    )
+    path.write_text(path.read_text().replace("first_run: skip", "first_run: skip\n  language: fr"))
+    config = load_config(path)
+    assert config.sources[0].language == "fr"
+    p = pipeline_for(config)
+    cycle(p)
+    site.add(story(site, "Un article en français sur un site marqué en-US", language="en-US"))
+    cycle(p)
+    assert [post["text"].split(" #")[0] for post in x.posts] == [
+        "Un article en français sur un site marqué en-US"
+    ]
+    assert p.preview(site.permalink(37070)).article.language == "fr"
+    p.close()
