@@ -207,6 +207,7 @@ def check_config(config_path: str | None) -> None:
     presence (never printed).
     """
     from bot.publishers import create_publisher
+    from bot.router import problems as route_problems
 
     path = config_path or default_config_path()
     config = load_config(path)
@@ -227,17 +228,14 @@ def check_config(config_path: str | None) -> None:
             problems.append(str(e))
         flag = "" if a.enabled else "  [disabled]"
         click.echo(f"  {a.id} ({a.platform}): {status}{flag}")
-    routed_accounts = {a for r in config.routes for a in r.to}
-    routed_sources = {s for r in config.routes for s in (r.from_ or [s.id for s in config.sources])}
     click.echo(f"routes ({len(config.routes)}):")
     for r in config.routes:
         src = ", ".join(r.from_) or "every source"
         click.echo(f"  {src} -> {', '.join(r.to)}")
-    for a in config.accounts:
-        if a.id not in routed_accounts:
-            click.echo(f"warning: account {a.id} is in no route; it only gets editors' reposts")
+    for warning in route_problems(config):
+        click.echo(f"warning: {warning}")
     for s in config.sources:
-        if s.id not in routed_sources:
+        if s.enabled and not any(not r.from_ or s.id in r.from_ for r in config.routes):
             click.echo(f"warning: source {s.id} is in no route; its articles go nowhere")
     if problems:
         sys.exit(EXIT_CONFIG)

@@ -287,6 +287,8 @@ class RouteWhere(_Strict):
     categories_all: tuple[str, ...] = ()
     categories_none: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = ()  # words or phrases; any in the title (case-insensitive)
+    keywords_none: tuple[str, ...] = ()  # none of these in the title
     title_matches: str | None = None  # a regular expression, case-insensitive
 
     @field_validator("title_matches")

@@ -68,7 +68,7 @@ def test_check_config_accepts_a_good_file(syndbot: CliRunner, config: Path) -> N
     result = run(syndbot, "check-config", config=config)
     assert result.exit_code == 0, result.output
     assert "x-main (x): credentials present" in result.output
-    assert "warning: account dry-run is in no route" in result.output
+    assert "warning: account dry-run is reached by no route" in result.output
 
 
 def test_the_shipped_example_config_is_valid(

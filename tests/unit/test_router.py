@@ -49,3 +49,68 @@ def _article(
 )
 def test_route_table(source: str, article: Article, accounts: list[str]) -> None:
     assert [a.id for a in route(article, source, CONFIG)] == accounts
+
+
+KEYWORDS = parse_config(
+    """
+sources: [{id: en, feed: "https://site.example/feed/"}]
+accounts: [{id: breaking, platform: console}]
+routes:
+  - to: [breaking]
+    where: {keywords_any: [breaking, "state of emergency"], keywords_none: [opinion]}
+""",
+    {},
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "routed"),
+    [
+        ("BREAKING: Port-au-Prince airport closed", True),
+        ("Government declares a State of Emergency", True),
+        ("Opinion: breaking the cycle", False),  # excluded keyword
+        ("Heartbreaking scenes in Jacmel", False),  # whole words only
+        ("The state of the emergency room", False),  # the phrase, not its words
+    ],
+)
+def test_keywords_match_whole_words_of_the_title(title: str, routed: bool) -> None:
+    assert bool(route(_article(title=title), "en", KEYWORDS)) is routed
+
+
+def test_categories_ignore_case_and_accents() -> None:
+    assert [a.id for a in route(_article(language="fr", tags=("HAÏTI",)), "fr", CONFIG)] == [
+        "x-fr",
+        "x-haiti",
+    ]
+
+
+def test_problems_name_routes_that_can_never_match_and_unreached_accounts() -> None:
+    config = parse_config(
+        """
+sources:
+  - {id: en, feed: "https://site.example/feed/"}
+  - {id: old, feed: "https://site.example/old/feed/", enabled: false}
+accounts:
+  - {id: a, platform: console}
+  - {id: b, platform: console}
+  - {id: c, platform: console, enabled: false}
+  - {id: lonely, platform: console}
+routes:
+  - {from: [old], to: [a]}
+  - {to: [a], where: {categories_all: [Haiti], categories_none: [haïti]}}
+  - {to: [b], where: {language: [english]}}
+  - {to: [c]}
+  - {to: [b], where: {categories_any: [Sport]}}
+""",
+        {},
+    )
+    from bot.router import problems
+
+    assert problems(config) == [
+        "routes[0] can never match: its sources are all disabled",
+        "routes[1] can never match: haiti is both required and excluded",
+        "routes[2] can never match: english is not a language tag (use en, fr, ht …)",
+        "routes[3] sends nowhere: its accounts are all disabled",
+        "account a is reached by no route: it only gets editors' reposts",
+        "account lonely is reached by no route: it only gets editors' reposts",
+    ]
