@@ -89,6 +89,7 @@ sources = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, default=0),
     sa.Column("backoff_until", UTCDateTime),
     sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+    sa.Column("cursor", sa.Text),  # a REST source's position (newest modified time seen)
 )
 
 articles = sa.Table(
@@ -159,9 +160,15 @@ events = sa.Table(
 
 # Ordered migrations: index i upgrades the schema from version i to i + 1, one transaction each.
 # A new database is created at the newest version directly (create_all), then stamped.
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    lambda conn: metadata.create_all(conn),
-]
+def _v1_first_schema(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+def _v2_source_cursor(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE sources ADD COLUMN cursor TEXT")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_first_schema, _v2_source_cursor]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -181,6 +188,7 @@ class SourceState:
     failures: int = 0
     backoff_until: datetime | None = None
     items_seen: int = 0
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +396,10 @@ class Store:
         final_url: str | None = None,
         error: str | None = None,
         backoff_until: datetime | None = None,
+        cursor: str | None = None,
     ) -> None:
-        """Remember a poll's outcome. ``status`` is "200", "304" or "error"."""
+        """Remember a poll's outcome. ``status`` is "200", "304" or "error"; ``cursor`` (a REST
+        source's position) is kept when not given."""
         with self._tx() as conn:
             self._ensure_source(conn, source_id)
             values: dict[str, Any] = {"last_poll_at": now, "last_status": status}
@@ -409,6 +419,8 @@ class Store:
                     "failures": 0,
                     "backoff_until": None,
                 }
+                if cursor is not None:
+                    values["cursor"] = cursor
             conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
 
     @staticmethod

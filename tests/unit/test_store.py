@@ -272,3 +272,21 @@ def test_editor_state_changes_are_audited(store: Store) -> None:
     )
     last = store.list_events(delivery_id=d_id)[0]
     assert (last.actor, last.action) == ("cli:ana", "cancelled")
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    s = Store(url)
+    s.migrate()
+    s.record_items("site", [(item(1), keys(1))], now=T0)
+    # Make it look like a database written by the first release (schema version 1).
+    with s.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE sources DROP COLUMN cursor")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 1")
+    s.close()
+    upgraded = Store(url)
+    assert upgraded.migrate() == SCHEMA_VERSION
+    upgraded.record_poll("site", now=T0, status="200", cursor="2026-11-29T12:00:00")
+    assert upgraded.source_state("site").cursor == "2026-11-29T12:00:00"
+    assert upgraded.record_items("site", [(item(1), keys(1))], now=T0) == []  # data kept
+    upgraded.close()
