@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -48,10 +49,27 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self.secrets)
 
 
+# Credentials syndbot obtains itself (refreshed tokens) are not in the config: blank anything
+# that looks like one, too.
+_CREDENTIAL_PATTERNS = (
+    (
+        re.compile(
+            r"(?i)\b(access_token|refresh_token|client_secret|app_password|password|api_key)=[^&\s\"']+"
+        ),
+        r"\1=***",
+    ),
+    (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"/bot\d+:[A-Za-z0-9_-]{20,}"), "/bot***"),
+)
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every configured secret, and anything shaped like a credential, blanked."""
     for s in secrets:
         if s:
             text = text.replace(s, "***")
+    for pattern, replacement in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -107,7 +107,7 @@ class Fetcher:
 
         ``max_bytes`` overrides the configured cap for this fetch (images); ``auth`` is a
         (user, password) pair sent as HTTP Basic (WordPress application passwords), only to
-        the host of ``url``: it is dropped when a redirect leaves that host."""
+        the scheme and host of ``url``: it is dropped when a redirect leaves them."""
         started = time.monotonic()
         deadline = started + self._settings.timeout
         headers: dict[str, str] = {}
@@ -123,8 +123,10 @@ class Fetcher:
         hops: list[str] = []
         while True:
             _check_url(current, url, allowed)
-            same_host = urlsplit(current).netloc == urlsplit(url).netloc
-            response = self._send(current, url, headers, deadline, auth if same_host else None)
+            # Credentials go only where they were meant to: same scheme and host as `url`.
+            here, there = urlsplit(current), urlsplit(url)
+            same_origin = (here.scheme, here.netloc) == (there.scheme, there.netloc)
+            response = self._send(current, url, headers, deadline, auth if same_origin else None)
             try:
                 status = response.status_code
                 target = self._session.get_redirect_target(response)

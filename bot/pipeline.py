@@ -25,7 +25,7 @@ from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, Publish
 from bot.publishers import create_publisher, spec_for
 from bot.publishers.base import InDoubt, PlatformSpec, Publisher, PublisherContext
 from bot.scraper import article_from_item, parse_article
-from bot.store import NewDelivery, Store, StoredArticle
+from bot.store import NewDelivery, SourceState, Store, StoredArticle
 from bot.summarizer import compose
 from bot.textlen import length
 
@@ -140,6 +140,8 @@ class Pipeline:
         state = self.store.source_state(source.id)
         if not force and state.backoff_until is not None and state.backoff_until > now:
             return PollReport(source.id, "skipped", error=state.last_error)
+        if source.type == "wordpress":
+            return self._poll_wordpress(source, state, now)
         try:
             result = self.fetcher.fetch(
                 source.feed, etag=state.etag, last_modified=state.last_modified
@@ -176,6 +178,37 @@ class Pipeline:
         if new_ids:
             log.info(
                 "source %s: %d new article(s) of %d in the feed",
+                source.id,
+                len(new_ids),
+                len(keyed),
+            )
+        return PollReport(source.id, "200", new=len(new_ids), items=len(keyed))
+
+    def _poll_wordpress(
+        self, source: SourceConfig, state: SourceState, now: datetime
+    ) -> PollReport:
+        """A WordPress REST source: only posts modified since the stored cursor, paged."""
+        from bot.wordpress import poll_wordpress
+
+        try:
+            result = poll_wordpress(
+                self.fetcher,
+                source_id=source.id,
+                url=source.feed,
+                cursor=state.cursor,
+                auth=source.auth,
+                default_language=source.language,
+            )
+        except (FetchError, ParseError) as e:
+            return self._poll_failed(source, state.failures, now, str(e))
+        keyed = [(item, keys) for item in result.items if (keys := identity.item_keys(item))]
+        new_ids = self.store.record_items(
+            source.id, keyed, now=now, select_new=select_first_run(source)
+        )
+        self.store.record_poll(source.id, now=now, status="200", cursor=result.cursor)
+        if new_ids:
+            log.info(
+                "source %s: %d new article(s) of %d changed posts",
                 source.id,
                 len(new_ids),
                 len(keyed),

@@ -158,6 +158,7 @@ events = sa.Table(
     sa.Index("ix_events_at", "at"),
 )
 
+
 # Ordered migrations: index i upgrades the schema from version i to i + 1, one transaction each.
 # A new database is created at the newest version directly (create_all), then stamped.
 def _v1_first_schema(conn: Connection) -> None:

@@ -19,7 +19,9 @@ Routes (``site.url`` + ...)
     ``/?feed=rss2|atom|json``       301 to the pretty feed URL
     ``/``, ``/category/<slug>/``, ``/tag/<slug>/``, ``/author/<slug>/``  archive pages
     ``/wp-json/wp/v2/posts[/<id>]`` REST API (``per_page``, ``page``, ``_embed``,
-                                    ``categories``, ``tags``, ``after``, ``modified_after``)
+                                    ``categories``, ``tags``, ``after``, ``modified_after``,
+                                    ``orderby``, ``order``, ``include``, ``_fields``,
+                                    ``_envelope``); also as ``?rest_route=/wp/v2/posts``
     ``/wp-content/uploads/...``     generated JPEG/PNG for the articles' images (and the
                                     ``-WxH`` sizes of their ``srcset``)
     anything else                   the theme's 404 page; a deleted article 404 (410 if gone)
@@ -31,7 +33,18 @@ and answer 304 with an empty body using WordPress's rule: when the client sends 
 as WordPress does, so an edit within the same second keeps the old ETag. Every response is
 gzip-encoded when the client accepts it, and carries ``Connection: close``.
 
-Scheduled posts (``published`` after the site's clock) are invisible until their time.
+Scheduled posts (``published`` after the site's clock) are invisible until their time. Give a
+scheduled article ``modified`` = the time it was scheduled to reproduce what WP-cron does: it
+publishes without touching ``modified_gmt``.
+
+REST plugins and protection (constructor flags, off by default): ``yoast=True`` adds Yoast
+SEO's ``yoast_head_json`` to posts whose article has ``og=True``; ``polylang=True`` adds
+Polylang's ``lang`` (``"en"``, ``"fr"``, ``"ht"``); ``app_passwords={"user": "abcd EFGH ..."}``
+makes the REST API answer 401 ``rest_not_logged_in`` without HTTP Basic credentials, and 401
+``invalid_username`` / ``incorrect_password`` for wrong ones (application passwords compare
+without their spaces, as WordPress does). Basic credentials sent to a site without
+``app_passwords`` are refused the same way, as WordPress refuses unknown users.
+
 GUIDs: "plain" is ``<url>/?p=ID``; "pretty" is the permalink at creation time and does not
 follow later re-dating or slug changes, exactly like WordPress's ``guid`` column.
 
@@ -59,13 +72,15 @@ Control requests are not recorded in the request log. :class:`SampleSiteProcess`
 child process and these endpoints for tests.
 
 Command line: ``python -m bot.demo.site [--port N] [--host H] [--articles FILE] [--empty]
-[--posts-per-rss N] [--etag body|wordpress]`` prints the site URL as its first line of stdout,
-then serves until SIGTERM or SIGINT.
+[--posts-per-rss N] [--etag body|wordpress] [--yoast] [--polylang] [--app-password USER:PASS]``
+prints the site URL as its first line of stdout, then serves until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import gzip
 import hashlib
 import http.client
@@ -104,9 +119,14 @@ from bot.demo.wordpress import (
     PostView,
     SiteInfo,
     Term,
+    content_html,
     esc_title,
     feed_build_date,
     http_date,
+    image_mime,
+    iso8601,
+    og_description,
+    og_locale,
     render_archive,
     render_article,
     render_atom,
@@ -114,6 +134,7 @@ from bot.demo.wordpress import (
     render_not_found,
     render_rss,
     rest_post,
+    strip_tags,
 )
 
 __all__ = [
@@ -144,8 +165,17 @@ _ARTICLE_PATH = re.compile(r"^/(\d{4})/(\d{2})/(\d{2})/([^/]+)/$")
 _ARCHIVE_PATH = re.compile(r"^/(category|tag|author)/([^/]+)/$")
 _UPLOAD_PATH = re.compile(r"^/wp-content/uploads/(.+?)(?:-(\d+)x(\d+))?\.(jpe?g|png)$")
 _REST_POSTS = re.compile(r"^/wp-json/wp/v2/posts(?:/(\d+))?/?$")
+_REST_ORDERBY: dict[str, Callable[[PostView], Any]] = {
+    "date": lambda v: (v.article.published, v.post_id),
+    "modified": lambda v: (v.article.last_modified, v.post_id),
+    "id": lambda v: v.post_id,
+    "title": lambda v: (v.article.title.casefold(), v.post_id),
+    "slug": lambda v: (v.article.slug, v.post_id),
+}
+_REST_HEADERS = ("X-WP-Total", "X-WP-TotalPages")
 _STATUS_TEXT = {
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     410: "Gone",
@@ -253,6 +283,53 @@ def _parse_iso(value: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _squash(password: str) -> str:
+    """An application password as WordPress compares it: letters and digits only."""
+    return re.sub(r"[^A-Za-z0-9]", "", password)
+
+
+def _only_fields(data: dict[str, Any], fields: str) -> dict[str, Any]:
+    """``_fields=a,b,c`` (top-level names; ``_links`` and ``_embedded`` only when named)."""
+    if not fields.strip():
+        return data
+    wanted = {f.strip().split(".", 1)[0] for f in fields.split(",") if f.strip()}
+    return {key: value for key, value in data.items() if key in wanted}
+
+
+def _yoast_head_json(site: SiteInfo, view: PostView) -> dict[str, Any]:
+    """Yoast SEO's ``yoast_head_json``, with the values the article page's meta tags carry."""
+    art = view.article
+    description = og_description(view)
+    words = len(strip_tags(content_html(art)).split())
+    minutes = max(1, round(words / 200))
+    head: dict[str, Any] = {
+        "title": f"{art.title} - {site.name}",
+        "description": description,
+        "robots": {"index": "index", "follow": "follow"},
+        "canonical": view.permalink,
+        "og_locale": og_locale(art.language),
+        "og_type": "article",
+        "og_title": art.title,
+        "og_description": description,
+        "og_url": view.permalink,
+        "og_site_name": site.name,
+        "article_published_time": iso8601(art.published),
+        "article_modified_time": iso8601(art.last_modified),
+        "author": art.author,
+        "twitter_card": "summary_large_image" if view.image_url else "summary",
+        "twitter_misc": {
+            "Written by": art.author,
+            "Est. reading time": f"{minutes} minute{'s' if minutes > 1 else ''}",
+        },
+    }
+    if view.image_url:
+        image: dict[str, Any] = {"url": view.image_url, "type": image_mime(view.image_url)}
+        if art.image_width and art.image_height:
+            image.update(width=art.image_width, height=art.image_height)
+        head["og_image"] = [image]
+    return head
+
+
 class SampleSite:
     """A fake WordPress 6.1 site serving *articles* on ``host``:``port`` (0 = a free port).
 
@@ -278,6 +355,9 @@ class SampleSite:
         etag: EtagMode = "body",
         clock: Callable[[], datetime] | None = None,
         control: bool = True,
+        yoast: bool = False,
+        polylang: bool = False,
+        app_passwords: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.public_host = public_host or host  # the name in links (a resolver maps it to host)
@@ -287,6 +367,10 @@ class SampleSite:
         self.posts_per_rss = posts_per_rss
         self.etag_mode: EtagMode = etag
         self.control_enabled = control
+        self.yoast = yoast  # posts carry yoast_head_json (Yoast SEO)
+        self.polylang = polylang  # posts carry "lang" (Polylang)
+        # user -> application password; when set, the REST API requires one (HTTP Basic)
+        self.app_passwords = dict(app_passwords) if app_passwords is not None else None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._port = port
         self._lock = threading.RLock()
@@ -698,6 +782,10 @@ class SampleSite:
 
     def _route(self, req: _Request) -> _Response:
         path = req.path
+        if rest_route := req.arg("rest_route"):  # a query var: WordPress reads it on any path
+            return self._rest(replace(req, path="/wp-json" + rest_route))
+        if path == "/wp-json" or path.startswith("/wp-json/"):
+            return self._rest(req)
         if path == "/" and req.query:
             return self._route_query(req)
         if path == "/":
@@ -711,10 +799,6 @@ class SampleSite:
             return self._archive((match.group(1), match.group(2)))
         if match := _UPLOAD_PATH.match(path):
             return self._upload(req, match)
-        if match := _REST_POSTS.match(path):
-            return self._rest_posts(req, match.group(1))
-        if path in {"/wp-json", "/wp-json/"}:
-            return self._rest_index()
         if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
             slashed = replace(req, path=path + "/")
             if self._route(slashed).status in {200, 301}:
@@ -723,8 +807,6 @@ class SampleSite:
         return self._not_found()
 
     def _route_query(self, req: _Request) -> _Response:
-        if rest_route := req.arg("rest_route"):
-            return self._route(replace(req, path="/wp-json" + rest_route, query=req.query))
         if feed := req.arg("feed"):
             suffix = {"rss2": "", "rss": "", "atom": "atom/", "json": "json/"}.get(feed)
             if suffix is None:
@@ -902,6 +984,59 @@ class SampleSite:
             return _Response(304, b"", None, headers)
         return _Response(200, body, f"image/{kind}", headers, compressible=False)
 
+    def _rest(self, req: _Request) -> _Response:
+        """A REST request: authentication, the route, then ``_envelope`` (status and headers
+        moved into a 200 body, as ``rest_envelope_response`` does)."""
+        response = self._rest_authenticate(req)
+        if response is None:
+            if match := _REST_POSTS.match(req.path):
+                response = self._rest_posts(req, match.group(1))
+            elif req.path in {"/wp-json", "/wp-json/"}:
+                response = self._rest_index()
+            else:
+                response = self._rest_error(
+                    404, "rest_no_route", "No route was found matching the URL and request method."
+                )
+        if "_envelope" not in req.query:
+            return response
+        headers = {
+            name: int(value) if name in _REST_HEADERS else value
+            for name, value in response.headers
+            if name.startswith("X-WP-") or name == "Link"
+        }
+        body = json.loads(response.body) if response.body else None
+        return _json_response(200, {"body": body, "status": response.status, "headers": headers})
+
+    def _rest_authenticate(self, req: _Request) -> _Response | None:
+        """WordPress's application-password check (``wp_authenticate_application_password``)."""
+        scheme, _, token = (req.headers.get("Authorization") or "").strip().partition(" ")
+        user: str | None = None
+        if scheme.lower() == "basic" and token.strip():
+            try:
+                decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            name, sep, password = decoded.partition(":")
+            if sep:  # PHP sets PHP_AUTH_USER only for a well-formed header
+                expected = (self.app_passwords or {}).get(name)
+                if expected is None:
+                    return self._rest_error(
+                        401,
+                        "invalid_username",
+                        "<strong>Error:</strong> Unknown username. Check again or try your"
+                        " email address.",
+                    )
+                if _squash(password) != _squash(expected):
+                    return self._rest_error(
+                        401,
+                        "incorrect_password",
+                        "The provided password is an invalid application password.",
+                    )
+                user = name
+        if self.app_passwords is not None and user is None:
+            return self._rest_error(401, "rest_not_logged_in", "You are not currently logged in.")
+        return None
+
     def _rest_error(self, status: int, code: str, message: str) -> _Response:
         return _json_response(
             status, {"code": code, "message": message, "data": {"status": status}}
@@ -928,7 +1063,8 @@ class SampleSite:
                 entry = self._entries.get(int(post_id))
                 if entry is None or not self._is_visible(entry):
                     return self._rest_error(404, "rest_post_invalid_id", "Invalid post ID.")
-                return _json_response(200, rest_post(site, self._view(entry), embed=embed))
+                data = self._rest_post(site, self._view(entry), embed=embed)
+                return _json_response(200, _only_fields(data, req.arg("_fields")))
             views = [self._view(e) for e in self._visible()]
         try:
             per_page = int(req.arg("per_page", "10"))
@@ -937,6 +1073,11 @@ class SampleSite:
             return self._rest_error(400, "rest_invalid_param", "Invalid parameter(s): page")
         if not 1 <= per_page <= 100 or page < 1:
             return self._rest_error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        orderby, order = req.arg("orderby", "date"), req.arg("order", "desc")
+        if orderby not in _REST_ORDERBY and orderby != "include":
+            return self._rest_error(400, "rest_invalid_param", "Invalid parameter(s): orderby")
+        if order not in {"asc", "desc"}:
+            return self._rest_error(400, "rest_invalid_param", "Invalid parameter(s): order")
         for name, taxonomy in (("categories", "categories"), ("tags", "tags")):
             if wanted := req.arg(name):
                 ids = {int(i) for i in wanted.split(",") if i.strip().isdigit()}
@@ -946,10 +1087,25 @@ class SampleSite:
                     if ids
                     & {t.term_id for t in (v.categories if taxonomy == "categories" else v.tags)}
                 ]
+        include = [
+            int(i)
+            for value in req.query.get("include", []) + req.query.get("include[]", [])
+            for i in value.split(",")
+            if i.strip().isdigit()
+        ]
+        if include:
+            views = [v for v in views if v.post_id in include]
+        for name in ("after", "modified_after"):  # format: date-time, or 400 as in WordPress
+            if req.arg(name) and _parse_iso(req.arg(name)) is None:
+                return self._rest_error(400, "rest_invalid_param", f"Invalid parameter(s): {name}")
         if (after := _parse_iso(req.arg("after"))) is not None:
             views = [v for v in views if v.article.published > after]
         if (modified_after := _parse_iso(req.arg("modified_after"))) is not None:
             views = [v for v in views if v.article.last_modified > modified_after]
+        if orderby == "include":
+            views.sort(key=lambda v: include.index(v.post_id) if v.post_id in include else 0)
+        else:
+            views.sort(key=_REST_ORDERBY[orderby], reverse=order == "desc")
         total = len(views)
         pages = (total + per_page - 1) // per_page
         if page > max(pages, 1):
@@ -959,9 +1115,22 @@ class SampleSite:
                 "The page number requested is larger than the number of pages available.",
             )
         chunk = views[(page - 1) * per_page : page * per_page]
-        data = [rest_post(site, v, embed=embed) for v in chunk]
+        fields = req.arg("_fields")
+        posts = [_only_fields(self._rest_post(site, v, embed=embed), fields) for v in chunk]
         headers = (("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages)))
-        return _json_response(200, data, headers)
+        return _json_response(200, posts, headers)
+
+    def _rest_post(self, site: SiteInfo, view: PostView, *, embed: bool) -> dict[str, Any]:
+        """``rest_post`` plus what the enabled plugins add."""
+        data = rest_post(site, view, embed=embed)
+        art = view.article
+        if self.polylang:
+            lang = art.language.replace("_", "-").split("-")[0].lower()
+            data["lang"] = lang
+            data["translations"] = {lang: art.post_id}
+        if self.yoast and art.og:
+            data["yoast_head_json"] = _yoast_head_json(site, view)
+        return data
 
     # --- internals: control endpoint -------------------------------------------------------
 
@@ -1318,6 +1487,13 @@ def _stop_on_eof(stop: threading.Event) -> None:
     stop.set()
 
 
+def _user_password(value: str) -> tuple[str, str]:
+    user, sep, password = value.partition(":")
+    if not sep or not user:
+        raise SystemExit(f"--app-password wants USER:PASSWORD, not {value!r}")
+    return user, password
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bot.demo.site``: serve until SIGTERM/SIGINT; the URL is stdout's first line."""
     parser = argparse.ArgumentParser(
@@ -1331,6 +1507,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--posts-per-rss", type=int, default=10, help="items per feed page (10)")
     parser.add_argument("--etag", choices=["body", "wordpress"], default="body")
     parser.add_argument("--name", default=DEFAULT_SITE_NAME, help="site title")
+    parser.add_argument("--yoast", action="store_true", help="posts carry yoast_head_json")
+    parser.add_argument("--polylang", action="store_true", help='posts carry Polylang\'s "lang"')
+    parser.add_argument(
+        "--app-password",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="require this application password for the REST API (repeatable)",
+    )
     parser.add_argument(
         "--stop-on-eof",
         action="store_true",
@@ -1345,6 +1530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name,
         posts_per_rss=args.posts_per_rss,
         etag=args.etag,
+        yoast=args.yoast,
+        polylang=args.polylang,
+        app_passwords=dict(_user_password(v) for v in args.app_password) or None,
     )
     stop = threading.Event()
 

@@ -12,21 +12,44 @@ a timeout (tweepy sets none).
 
 X has no idempotency key. A post whose outcome is unknown is simply sent again: X answers an
 exact duplicate with 403 "duplicate content", which ``_translate`` turns into
-``PublishResult(duplicate=True)`` so the ledger records it as sent.
+``PublishResult(duplicate=True)`` so the ledger records it as sent. X's duplicate check looks at
+the text only (the same text with another picture is refused too), so a retried post whose
+picture was uploaded again still meets it.
+
+Images (``options.images: true``). tweepy 4.17 has no v2 media upload, so the picture goes
+through ``POST /2/media/upload`` (multipart: ``media`` + ``media_category=tweet_image``) on the
+same session and OAuth 1.0a credentials; a multipart body is not part of the signature. Then
+``POST /2/media/metadata`` sets the alt text, and the post carries ``media.media_ids``.
+
+A picture never costs the post. An image that cannot be loaded or brought under 5 MB, an
+upload X refuses (4xx), an answer without a media id, or a post refused because of its media id
+(400 "Your media IDs are invalid."): the text goes out alone, with a warning. Alt text that
+cannot be set leaves the picture without it. One exception, bounded: when the upload fails in
+a way that passes (5xx, timeout, lost connection, a 429 whose window resets within 15 minutes),
+nothing has been posted yet, so the whole post is retried later (retryable ``PublishError``)
+to go out with its picture: at most ``IMAGE_RETRIES`` times per delivery (counted by
+idempotency key in ``state_dir/x-image-retries-<account>.json``, so cron runs, each a new
+process, share the count); after that it goes out without it. A 429 that would hold the account
+longer (the media endpoint's 24-hour app cap) posts the text at once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 import urllib.parse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 import tweepy
+from requests_oauthlib import OAuth1
 
-from bot.errors import PublishError
+from bot.errors import BotError, ConfigError, PublishError
+from bot.media import PreparedImage, prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
 
@@ -40,6 +63,13 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.x.com"
 CREDENTIAL_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 POST_URL = "https://x.com/i/web/status/{id}"
+
+IMAGE_MAX_BYTES = 5_000_000  # X: "Image: 5 MB"; the stricter reading of it
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+ALT_TEXT_MAX = 1000  # characters X keeps of an image's alt text
+IMAGE_RETRIES = 2  # transient upload failures a post waits out before going without its picture
+IMAGE_MAX_WAIT = 15 * 60.0  # a rate-limited upload is waited for when it resets within this
+_RETRIES_KEPT = 1000  # idempotency keys remembered for IMAGE_RETRIES
 
 MIN_RETRY_AFTER = 1.0
 MAX_RETRY_AFTER = 25 * 3600.0
@@ -95,7 +125,7 @@ class XPublisher:
         counting="x",
         url_length=23,
         in_doubt=InDoubt.RETRY,
-        supports_images=False,
+        supports_images=True,  # when the account sets options.images
     )
 
     def __init__(
@@ -110,16 +140,39 @@ class XPublisher:
         creds = {name: account.credential(name) for name in CREDENTIAL_NAMES}
         self.account_id = account.id
         self.api_base = account.api_base or DEFAULT_API_BASE
+        self.images = _bool_option(account, "images", default=False)
         self._secrets = tuple(v for v in creds.values() if len(v) >= 4)
         self._client = tweepy.Client(**creds)
         self._client.session.close()  # tweepy's own session: unused, never opened
         self._session = _ApiSession(self.api_base, timeout)
         self._client.session = self._session
+        self._auth = OAuth1(
+            creds["consumer_key"],
+            client_secret=creds["consumer_secret"],
+            resource_owner_key=creds["access_token"],
+            resource_owner_secret=creds["access_token_secret"],
+        )
+        self._image_retries = _ImageRetries(
+            self.context.state_dir / f"x-image-retries-{account.id}.json"
+        )
 
     def publish(self, post: Post, *, idempotency_key: str) -> PublishResult:
-        """Create the post. X has no idempotency key: ``idempotency_key`` is only logged."""
+        """Create the post, with its picture when ``options.images`` is set and the article has
+        one. X has no idempotency key: ``idempotency_key`` only names the delivery in logs and
+        counts its image retries."""
+        media_ids = None
+        if self.images and post.image is not None:
+            media_ids = self._media_for(post, idempotency_key)
         try:
-            response = self._client.create_tweet(text=post.text, user_auth=True)
+            try:
+                response = self._client.create_tweet(
+                    text=post.text, media_ids=media_ids, user_auth=True
+                )
+            except tweepy.BadRequest as exc:
+                if not media_ids or not _refuses_media(exc):
+                    raise
+                self._without_image(post, f"X refused its media id ({_said(exc)})")
+                response = self._client.create_tweet(text=post.text, user_auth=True)
             remote_id = str(response.data["id"])
         except (tweepy.TweepyException, requests.RequestException) as exc:
             outcome = _translate(exc)
@@ -139,9 +192,10 @@ class XPublisher:
                 "X answered without a post id", platform="x", retryable=True
             ) from exc
         log.info(
-            "x: account %s posted %s for %s [%s]",
+            "x: account %s posted %s%s for %s [%s]",
             self.account_id,
             remote_id,
+            " with its image" if media_ids else "",
             post.url,
             idempotency_key,
         )
@@ -149,6 +203,139 @@ class XPublisher:
 
     def close(self) -> None:
         self._session.close()
+
+    # --- images ---------------------------------------------------------------------------
+
+    def _media_for(self, post: Post, idempotency_key: str) -> list[str] | None:
+        """The uploaded picture's media id, or None to post the text alone.
+
+        Raises a retryable ``PublishError`` when the upload failed in a way that passes and
+        the delivery still has image retries left (see the module docstring).
+        """
+        assert post.image is not None
+        try:
+            data = self.context.load_image(post.image.url)
+            prepared = prepare_image(data, max_bytes=IMAGE_MAX_BYTES, allowed=IMAGE_TYPES)
+        except Exception as exc:  # whatever the loader raises, the post goes out without it
+            reason = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
+            self._without_image(post, f"the image could not be used: {reason}")
+            return None
+        media_id = self._upload(post, prepared, idempotency_key)
+        if media_id is None:
+            return None
+        self._image_retries.forget(idempotency_key)
+        alt = " ".join(post.image.alt.split())
+        if alt:
+            self._set_alt_text(post, media_id, alt[:ALT_TEXT_MAX])
+        return [media_id]
+
+    def _upload(self, post: Post, image: PreparedImage, idempotency_key: str) -> str | None:
+        """``POST /2/media/upload``: the media id, or None (text alone); may raise, see above."""
+        try:
+            response = self._session.post(
+                f"{self._session.base}/2/media/upload",
+                data={"media_category": "tweet_image"},
+                files={"media": ("image", image.data, image.mime)},
+                auth=self._auth,
+            )
+        except requests.RequestException as exc:
+            reason = f"cannot reach X's media upload: {type(exc).__name__}"
+            self._upload_failed(post, idempotency_key, reason, transient=True)
+            return None
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                media_id = str(response.json()["data"]["id"])
+            except (ValueError, KeyError, TypeError):
+                reason = "X answered the upload without a media id"
+                self._upload_failed(post, idempotency_key, reason, transient=False)
+                return None
+            log.debug(
+                "x: account %s uploaded %s (%d bytes, %s) for %s",
+                self.account_id,
+                media_id,
+                len(image.data),
+                image.mime,
+                post.url,
+            )
+            return media_id
+        said = _problem(response)
+        if status == 429:
+            retry_after, window = _retry_after(response.headers, time.time())
+            short = retry_after is None or retry_after <= IMAGE_MAX_WAIT
+            reason = f"X rate-limited the media upload ({window}): {said}"
+            self._upload_failed(
+                post,
+                idempotency_key,
+                reason,
+                transient=short,
+                retry_after=retry_after,
+                status=status,
+            )
+            return None
+        reason = f"X refused the media upload ({status}: {said})"
+        self._upload_failed(post, idempotency_key, reason, transient=status >= 500, status=status)
+        return None
+
+    def _upload_failed(
+        self,
+        post: Post,
+        idempotency_key: str,
+        reason: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        """Post without the picture (returns None), or retry the whole post for it (raises)."""
+        retries = self._image_retries.get(idempotency_key)
+        if transient and retries < IMAGE_RETRIES:
+            self._image_retries.set(idempotency_key, retries + 1)
+            error = PublishError(
+                f"{reason}; nothing posted, retrying to post it with its image "
+                f"({retries + 1} of {IMAGE_RETRIES})",
+                platform="x",
+                retryable=True,
+                retry_after=retry_after,
+                status=status,
+            )
+            raise _redact(error, self._secrets)
+        self._image_retries.forget(idempotency_key)
+        self._without_image(post, reason)
+        return None
+
+    def _set_alt_text(self, post: Post, media_id: str, alt: str) -> None:
+        """``POST /2/media/metadata``; a failure leaves the picture without alt text."""
+        body = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
+        try:
+            response = self._session.post(
+                f"{self._session.base}/2/media/metadata", json=body, auth=self._auth
+            )
+        except requests.RequestException as exc:
+            problem = f"cannot reach X: {type(exc).__name__}"
+        else:
+            if 200 <= response.status_code < 300:
+                return
+            problem = f"{response.status_code}: {_problem(response)}"
+        log.warning(
+            "x: account %s: the image of %s goes without alt text (%s)",
+            self.account_id,
+            post.url,
+            self._scrub(problem),
+        )
+
+    def _without_image(self, post: Post, reason: str) -> None:
+        log.warning(
+            "x: account %s: posting %s without its image: %s",
+            self.account_id,
+            post.url,
+            self._scrub(reason),
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def _translate(exc: BaseException, *, now: float | None = None) -> PublishError | PublishResult:
@@ -240,6 +427,95 @@ def _number(value: str | None) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+class _ImageRetries:
+    """How often each delivery (by idempotency key) was retried for its picture.
+
+    Kept in a small JSON file, read once and rewritten (atomically) when a count changes; when
+    the file cannot be written the counts live in memory only, which still bounds retries
+    within one process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._counts: dict[str, int] | None = None
+
+    def get(self, key: str) -> int:
+        return self._load().get(key, 0)
+
+    def set(self, key: str, count: int) -> None:
+        counts = self._load()
+        counts.pop(key, None)
+        counts[key] = count  # newest last: the oldest are dropped first
+        while len(counts) > _RETRIES_KEPT:
+            del counts[next(iter(counts))]
+        self._save()
+
+    def forget(self, key: str) -> None:
+        if self._load().pop(key, None) is not None:
+            self._save()
+
+    def _load(self) -> dict[str, int]:
+        if self._counts is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = {}
+            self._counts = {
+                str(k): v
+                for k, v in (data.items() if isinstance(data, dict) else ())
+                if isinstance(v, int)
+            }
+        return self._counts
+
+    def _save(self) -> None:
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._counts), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.debug("x: cannot keep image retry counts in %s: %s", self.path, exc)
+
+
+def _bool_option(account: AccountConfig, name: str, *, default: bool) -> bool:
+    value = account.options.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"accounts.{account.id}.options.{name} must be true or false, not {value!r}"
+        )
+    return value
+
+
+def _refuses_media(exc: tweepy.HTTPException) -> bool:
+    """X's 400 for a post whose ``media.media_ids`` it does not accept (unknown or expired)."""
+    messages = [str(m).lower() for m in exc.api_messages]
+    params = [e.get("parameters", {}) for e in exc.api_errors if isinstance(e, dict)]
+    return any("media" in m for m in messages) or any(
+        isinstance(p, dict) and any("media" in str(k) for k in p) for p in params
+    )
+
+
+def _said(exc: tweepy.HTTPException) -> str:
+    return "; ".join(str(m) for m in exc.api_messages) or "no message"
+
+
+def _problem(response: requests.Response) -> str:
+    """X's message in an error answer: ``errors[].message``, else ``detail``, else the reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    messages: list[str] = []
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            messages = [str(e["message"]) for e in errors if isinstance(e, dict) and "message" in e]
+        if not messages and body.get("detail"):
+            messages = [str(body["detail"])]
+    said = "; ".join(messages) or str(response.reason or "no message")
+    return said[:300]
 
 
 def _redact(error: PublishError, secrets: Collection[str]) -> PublishError:

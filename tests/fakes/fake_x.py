@@ -1,4 +1,5 @@
-"""A fake X API v2 (``POST /2/tweets``, ``GET /2/users/me``) that behaves like the real one.
+"""A fake X API v2 (``POST /2/tweets``, ``GET /2/users/me``, ``POST /2/media/upload``,
+``POST /2/media/metadata``) that behaves like the real one.
 
 In a test::
 
@@ -9,6 +10,8 @@ In a test::
         fake.fail_next(2, status=503)          # scripted answers, used in order
         fake.rate_limit_next(reset_in=3600, daily=True)
         assert [p["text"] for p in fake.posts] == [...]
+        fake.fail_next_upload(status=503)     # the same for POST /2/media/upload
+        assert fake.posts[0]["media_ids"] == [fake.media[0]["id"]]
 
 As its own process (for daemon and crash tests)::
 
@@ -20,8 +23,8 @@ until SIGTERM/SIGINT. Every accepted post is appended to the state file as one J
 duplicate detection survive restarts of the fake. ``read_posts(path)`` reads it;
 ``control(url, action, **params)`` drives the faults of a fake in another process through
 ``POST /_fake/<action>`` (``fail_next``, ``rate_limit_next``, ``accept_then_drop``,
-``accept_then_delay``, ``down``, ``up``, ``set_delay``, ``reset``); ``GET /_fake/posts`` and
-``GET /_fake/requests`` return the records.
+``accept_then_delay``, ``fail_next_upload``, ``down``, ``up``, ``set_delay``, ``reset``);
+``GET /_fake/posts``, ``GET /_fake/requests`` and ``GET /_fake/media`` return the records.
 
 What it checks, like X does:
 
@@ -35,9 +38,21 @@ What it checks, like X does:
 - Rate limits: a fixed 15-minute window per user (``limit_15min``) and a 24-hour window per
   app (``app_limit_24h``), optionally per user (``user_limit_24h``); each answer carries the
   ``x-rate-limit-*`` and ``x-*-limit-24hour-*`` headers and an exhausted window gives 429.
+- Media. ``POST /2/media/upload`` takes ``multipart/form-data`` with ``media`` (raw bytes) and
+  ``media_category`` (one-shot upload: images and subtitles only), signed like any request (a
+  multipart body is not part of the OAuth 1.0a signature); the bytes must be a JPEG, PNG, GIF
+  or WebP that Pillow decodes, of at most ``max_image_bytes`` (5,000,000: X documents "5 MB").
+  The answer is ``{"data": {"id", "media_key", "size", "expires_after_secs", "image"}}``.
+  ``POST /2/media/metadata`` takes ``{"id", "metadata": {"alt_text": {"text"}}}`` (at most
+  1,000 characters) for media of the same user. ``POST /2/tweets`` accepts
+  ``{"media": {"media_ids": [...]}}`` with 1 to 4 ids the same user uploaded in the last 24
+  hours, else 400 "Your media IDs are invalid."; text may then be empty. The duplicate check
+  stays on the text alone (X refuses the same text with another picture as a duplicate).
+  ``media`` lists the uploads (with their alt text), ``media_bytes(id)`` returns one's bytes.
 
 Bodies of the 400 for empty text and of the 429s are modelled on X's documented problem
-types; their exact wording is not documented.
+types; their exact wording is not documented. So are the bodies of the media endpoints' 400s
+(only the tweet's "Your media IDs are invalid." is X's own wording).
 """
 
 from __future__ import annotations
@@ -46,8 +61,10 @@ import argparse
 import contextlib
 import hmac
 import http
+import io
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -64,6 +81,7 @@ from typing import Any
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+from PIL import Image as PILImage
 from twitter_text import parse_tweet
 
 CONSUMER_KEY = "fake-consumer-key-0001"
@@ -80,6 +98,18 @@ DEFAULT_CREDENTIALS = {
 TWITTER_EPOCH_MS = 1288834974657
 WINDOW_15MIN = 15 * 60
 WINDOW_24H = 24 * 3600
+MAX_IMAGE_BYTES = 5_000_000
+MAX_ALT_TEXT = 1000
+MEDIA_EXPIRES_AFTER = 24 * 3600
+UPLOAD_LIMIT_15MIN = 500  # POST /2/media/upload, per user
+ONE_SHOT_CATEGORIES = frozenset({"tweet_image", "dm_image", "subtitles"})
+INVALID_MEDIA_MESSAGE = "Your media IDs are invalid."
+_IMAGE_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
 
 UNAUTHORIZED_BODY = {
     "title": "Unauthorized",
@@ -207,6 +237,7 @@ class FakeX:
         app_limit_24h: int = 10_000,
         user_limit_24h: int | None = None,
         timestamp_window: float = 300.0,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
@@ -217,11 +248,15 @@ class FakeX:
         self.state_file = Path(state_file) if state_file is not None else None
         self.limit_15min = limit_15min
         self.user_limit_24h = user_limit_24h
+        self.max_image_bytes = max_image_bytes
         self._users: dict[str, _User] = {}
         self._lock = threading.Lock()
         self._posted = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._scripts: deque[_Script] = deque()
+        self._upload_scripts: deque[_Script] = deque()
+        self._media: dict[str, dict[str, Any]] = {}
+        self._media_bytes: dict[str, bytes] = {}
         self._down = False
         self._posts: list[dict[str, Any]] = []
         self._requests: list[FakeRequest] = []
@@ -347,6 +382,42 @@ class FakeX:
                 body = USAGE_CAPPED_BODY
             self._push(_Script(status=429, body=body, headers=headers, note="rate_limit"))
 
+    def fail_next_upload(
+        self,
+        n: int = 1,
+        *,
+        status: int = 503,
+        body: dict[str, Any] | None = None,
+        reset_in: float = WINDOW_15MIN,
+        daily: bool = False,
+    ) -> None:
+        """The next ``n`` media uploads get ``status`` (default 503).
+
+        A 429 carries the upload endpoint's ``x-rate-limit-*`` headers, reset in ``reset_in``
+        s; ``daily=True`` reports the 24-hour app cap exhausted instead (``usage-capped``).
+        """
+        headers: dict[str, str] = {}
+        if status == 429:
+            now = time.time()
+            window_reset = now + (min(reset_in, WINDOW_15MIN) if daily else reset_in)
+            headers = {
+                "x-rate-limit-limit": str(UPLOAD_LIMIT_15MIN),
+                "x-rate-limit-remaining": str(UPLOAD_LIMIT_15MIN - 1) if daily else "0",
+                "x-rate-limit-reset": str(int(window_reset)),
+            }
+            if daily:
+                headers |= {
+                    "x-app-limit-24hour-limit": "50000",
+                    "x-app-limit-24hour-remaining": "0",
+                    "x-app-limit-24hour-reset": str(int(now + reset_in)),
+                }
+            body = body or (USAGE_CAPPED_BODY if daily else RATE_LIMITED_BODY)
+        script = _Script(
+            status=status, body=body or status_body(status), headers=headers, note="fail"
+        )
+        with self._lock:
+            self._upload_scripts.extend([script] * n)
+
     def accept_then_drop(self, n: int = 1) -> None:
         """The next ``n`` valid posts are accepted, then the connection closes unanswered."""
         for _ in range(n):
@@ -373,6 +444,7 @@ class FakeX:
         """Forget scripted answers, downtime, delay and rate windows (not the posts)."""
         with self._lock:
             self._scripts.clear()
+            self._upload_scripts.clear()
             self._down = False
             self.delay = 0.0
             self._windows.clear()
@@ -386,9 +458,22 @@ class FakeX:
 
     @property
     def posts(self) -> list[dict[str, Any]]:
-        """Accepted posts, oldest first: ``{"id", "text", "time", "user_id", "username"}``."""
+        """Accepted posts, oldest first: ``{"id", "text", "time", "user_id", "username",
+        "media_ids"}`` (posts kept in an older state file may lack ``media_ids``)."""
         with self._lock:
             return [dict(p) for p in self._posts]
+
+    @property
+    def media(self) -> list[dict[str, Any]]:
+        """Uploaded media, oldest first: ``{"id", "media_key", "user_id", "category", "mime",
+        "size", "width", "height", "alt_text", "time"}`` (``alt_text`` None until set)."""
+        with self._lock:
+            return [dict(m) for m in self._media.values()]
+
+    def media_bytes(self, media_id: str) -> bytes:
+        """The bytes an upload carried."""
+        with self._lock:
+            return self._media_bytes[media_id]
 
     @property
     def requests(self) -> list[FakeRequest]:
@@ -511,20 +596,24 @@ class FakeX:
         daily = any(w.length == WINDOW_24H for w in exhausted)
         return headers, USAGE_CAPPED_BODY if daily else RATE_LIMITED_BODY
 
-    def _accept(self, user: _User, text: str) -> dict[str, Any] | None:
-        """Record a post; None when the user already posted this exact text."""
+    def _accept(
+        self, user: _User, text: str, media_ids: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """Record a post; None when the user already posted this exact text (with or without
+        media: X's duplicate check is on the text)."""
         with self._lock:
-            if any(p["text"] == text and p["user_id"] == user.user_id for p in self._posts):
+            if text.strip() and any(
+                p["text"] == text and p["user_id"] == user.user_id for p in self._posts
+            ):
                 return None
             now = time.time()
-            post_id = max(int(now * 1000 - TWITTER_EPOCH_MS) << 22, self._last_id + 1)
-            self._last_id = post_id
             post = {
-                "id": str(post_id),
+                "id": self._next_id(now),
                 "text": text,
                 "time": now,
                 "user_id": user.user_id,
                 "username": user.username,
+                "media_ids": list(media_ids or []),
             }
             if self.state_file is not None:
                 with self.state_file.open("a", encoding="utf-8") as f:
@@ -533,6 +622,43 @@ class FakeX:
             self._posts.append(post)
             self._posted.notify_all()
             return post
+
+    def _next_id(self, now: float) -> str:
+        """A snowflake-like id, unique among posts and media (call with the lock held)."""
+        new_id = max(int(now * 1000 - TWITTER_EPOCH_MS) << 22, self._last_id + 1)
+        self._last_id = new_id
+        return str(new_id)
+
+    def _store_media(
+        self, user: _User, data: bytes, category: str, mime: str, size: tuple[int, int]
+    ) -> dict[str, Any]:
+        with self._lock:
+            now = time.time()
+            media_id = self._next_id(now)
+            record = {
+                "id": media_id,
+                "media_key": f"3_{media_id}",
+                "user_id": user.user_id,
+                "category": category,
+                "mime": mime,
+                "size": len(data),
+                "width": size[0],
+                "height": size[1],
+                "alt_text": None,
+                "time": now,
+            }
+            self._media[media_id] = record
+            self._media_bytes[media_id] = data
+            return dict(record)
+
+    def _usable_media(self, user: _User, media_id: object) -> dict[str, Any] | None:
+        """The user's own, unexpired upload with this id (call with the lock held)."""
+        record = self._media.get(media_id) if isinstance(media_id, str) else None
+        if record is None or record["user_id"] != user.user_id:
+            return None
+        if time.time() - record["time"] > MEDIA_EXPIRES_AFTER:
+            return None
+        return record
 
     def _record(self, method: str, path: str, status: int | None, note: str = "") -> None:
         with self._lock:
@@ -625,7 +751,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop("stopped")
             return
         uri = f"http://{self.headers.get('Host', f'{fake.host}:{fake.port}')}{self.path}"
-        if (method, path) not in {("POST", "/2/tweets"), ("GET", "/2/users/me")}:
+        if (method, path) not in _ENDPOINTS:
             self._send(
                 404,
                 {
@@ -644,7 +770,102 @@ class _Handler(BaseHTTPRequestHandler):
             data = {"id": user.user_id, "name": user.username, "username": user.username}
             self._send(200, {"data": data})
             return
+        if path == "/2/media/upload":
+            self._upload_media(user, body)
+            return
+        if path == "/2/media/metadata":
+            self._media_metadata(user, body)
+            return
         self._create_tweet(user, body)
+
+    def _json_payload(self, raw: bytes) -> Any:
+        """The JSON body, or None after answering X's 400 for a body it cannot read."""
+        if not self.headers.get("Content-Type", "").startswith("application/json"):
+            message = "Requests with bodies must have content-type of application/json."
+            self._send(400, invalid_request_body(message, {}), note="content type")
+            return None
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            body = invalid_request_body("Request body is not valid JSON.", {})
+            self._send(400, body, note="json")
+            return None
+
+    def _upload_media(self, user: _User, raw: bytes) -> None:
+        fake = self.fake
+        with fake._lock:
+            script = fake._upload_scripts.popleft() if fake._upload_scripts else None
+        if script is not None and script.status is not None:
+            self._send(script.status, script.body, script.headers, note=script.note)
+            return
+        try:
+            fields = parse_multipart(self.headers.get("Content-Type", ""), raw)
+        except ValueError as exc:
+            body = invalid_request_body(f"The request body is not multipart: {exc}", {})
+            self._send(400, body, note="not multipart")
+            return
+        media = fields.get("media")
+        category = fields.get("media_category", b"").decode(errors="replace")
+        if not media:
+            self._send(400, invalid_request_body("media is required.", {}), note="no media")
+            return
+        if category not in ONE_SHOT_CATEGORIES:
+            message = f"media_category must be one of {', '.join(sorted(ONE_SHOT_CATEGORIES))}."
+            body = invalid_request_body(message, {"media_category": [category]})
+            self._send(400, body, note=f"category {category!r}")
+            return
+        if len(media) > fake.max_image_bytes:
+            message = f"File size exceeds {fake.max_image_bytes} bytes."
+            body = invalid_request_body(message, {"media": [f"{len(media)} bytes"]})
+            self._send(400, body, note=f"too large: {len(media)}")
+            return
+        try:
+            with PILImage.open(io.BytesIO(media)) as image:
+                image.load()
+                mime, size = _IMAGE_FORMATS.get(image.format or "", ""), image.size
+        except (OSError, SyntaxError, ValueError):
+            mime, size = "", (0, 0)
+        if not mime:
+            body = invalid_request_body("Unsupported or invalid media.", {"media": ["?"]})
+            self._send(400, body, note="not an image")
+            return
+        record = fake._store_media(user, media, category, mime, size)
+        data = {
+            "id": record["id"],
+            "media_key": record["media_key"],
+            "size": record["size"],
+            "expires_after_secs": MEDIA_EXPIRES_AFTER,
+            "image": {"image_type": mime, "w": size[0], "h": size[1]},
+        }
+        self._send(200, {"data": data}, note=f"{mime} {len(media)} bytes")
+
+    def _media_metadata(self, user: _User, raw: bytes) -> None:
+        fake = self.fake
+        payload = self._json_payload(raw)
+        if payload is None:
+            return
+        media_id = payload.get("id") if isinstance(payload, dict) else None
+        metadata = payload.get("metadata") if isinstance(payload, dict) else None
+        alt = metadata.get("alt_text") if isinstance(metadata, dict) else None
+        text = alt.get("text") if isinstance(alt, dict) else None
+        if not isinstance(text, str):
+            body = invalid_request_body("metadata.alt_text.text is required.", {})
+            self._send(400, body, note="no alt text")
+            return
+        if len(text) > MAX_ALT_TEXT:
+            message = f"alt_text.text must be at most {MAX_ALT_TEXT} characters."
+            self._send(400, invalid_request_body(message, {}), note="alt text too long")
+            return
+        with fake._lock:
+            record = fake._usable_media(user, media_id)
+            if record is not None:
+                record["alt_text"] = text
+        if record is None:
+            body = invalid_request_body("Invalid media id.", {"id": [str(media_id)]})
+            self._send(400, body, note="unknown media")
+            return
+        data = {"id": media_id, "associated_metadata": {"alt_text": {"text": text}}}
+        self._send(200, {"data": data})
 
     def _create_tweet(self, user: _User, raw: bytes) -> None:
         fake = self.fake
@@ -672,18 +893,34 @@ class _Handler(BaseHTTPRequestHandler):
                 note="json",
             )
             return
+        media = payload.get("media") if isinstance(payload, dict) else None
+        media_ids = media.get("media_ids") if isinstance(media, dict) else None
+        if media is not None:
+            with fake._lock:
+                usable = (
+                    isinstance(media_ids, list)
+                    and 1 <= len(media_ids) <= 4
+                    and all(fake._usable_media(user, m) for m in media_ids)
+                )
+            if not usable:
+                shown = [str(m) for m in media_ids] if isinstance(media_ids, list) else []
+                body = invalid_request_body(INVALID_MEDIA_MESSAGE, {"media.media_ids": shown})
+                self._send(400, body, headers, note="invalid media")
+                return
         text = payload.get("text") if isinstance(payload, dict) else None
-        if not isinstance(text, str) or not text.strip():
+        if media_ids and text is None:
+            text = ""
+        if not isinstance(text, str) or (not text.strip() and not media_ids):
             message = "Post text must not be empty when no media is attached."
             body = invalid_request_body(message, {"text": [text if isinstance(text, str) else ""]})
             self._send(400, body, headers, note="empty")
             return
         parsed = parse_tweet(text)
-        if parsed.weightedLength > 280 or not parsed.valid:
+        if text.strip() and (parsed.weightedLength > 280 or not parsed.valid):
             body = invalid_request_body(TOO_LONG_MESSAGE, {"text": [text]})
             self._send(400, body, headers, note=f"too long: {parsed.weightedLength}")
             return
-        post = fake._accept(user, text)
+        post = fake._accept(user, text, media_ids)
         if post is None:
             self._send(403, DUPLICATE_BODY, headers, note="duplicate")
             return
@@ -704,6 +941,7 @@ class _Handler(BaseHTTPRequestHandler):
             "rate_limit_next",
             "accept_then_drop",
             "accept_then_delay",
+            "fail_next_upload",
             "down",
             "up",
             "set_delay",
@@ -717,6 +955,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, fake.posts)
         elif method == "GET" and action == "requests":
             self._send(200, [asdict(r) for r in fake.requests])
+        elif method == "GET" and action == "media":
+            self._send(200, fake.media)
         elif method == "POST" and action in self._ACTIONS:
             try:
                 params = json.loads(raw) if raw else {}
@@ -727,6 +967,40 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True})
         else:
             self._send(404, {"error": f"no control action {method} {action}"})
+
+
+_ENDPOINTS = frozenset(
+    {
+        ("POST", "/2/tweets"),
+        ("GET", "/2/users/me"),
+        ("POST", "/2/media/upload"),
+        ("POST", "/2/media/metadata"),
+    }
+)
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
+    """The fields of a ``multipart/form-data`` body, by name (raises ValueError)."""
+    kind, _, params = content_type.partition(";")
+    if kind.strip().lower() != "multipart/form-data":
+        raise ValueError(f"content type {kind.strip() or 'missing'}")
+    match = re.search(r'boundary="?([^";]+)"?', params)
+    if match is None:
+        raise ValueError("no boundary")
+    delimiter = b"--" + match.group(1).encode()
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise ValueError("no closing boundary")
+    fields: dict[str, bytes] = {}
+    for chunk in chunks[1:-1]:
+        head, sep, content = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep or not content.endswith(b"\r\n"):
+            raise ValueError("a part without headers")
+        name = re.search(rb'(?im)^content-disposition:.*?\bname="([^"]*)"', head)
+        if name is None:
+            raise ValueError("a part without a name")
+        fields[name.group(1).decode()] = content[:-2]
+    return fields
 
 
 def read_posts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -754,10 +1028,10 @@ def _end_torn_line(path: Path) -> None:
 def control(url: str, action: str, **params: Any) -> Any:
     """Drive a fake running in another process: ``control(url, "fail_next", n=2)``.
 
-    ``action`` ``"posts"`` or ``"requests"`` reads the records; the others are ``FakeX``
+    ``action`` ``"posts"``, ``"requests"`` or ``"media"`` reads the records; the others are ``FakeX``
     methods called with ``params``.
     """
-    read = action in {"posts", "requests"}
+    read = action in {"posts", "requests", "media"}
     data = None if read else json.dumps(params).encode()
     request = urllib.request.Request(
         f"{url.rstrip('/')}/_fake/{action}",

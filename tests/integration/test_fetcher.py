@@ -450,3 +450,49 @@ def test_context_manager_closes_the_session(site: Server) -> None:
     settings = FetchSettings(user_agent=USER_AGENT)
     with Fetcher(settings) as fetcher:
         assert fetcher.fetch(f"{site.base}/echo/").content == b"ok"
+
+
+def test_basic_auth_goes_only_to_the_origin_it_was_meant_for(make_fetcher: MakeFetcher) -> None:
+    seen: dict[str, str | None] = {}
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            port = self.server.server_address[1]
+            seen[f"{port}{self.path}"] = self.headers.get("Authorization")
+            if self.path == "/start":
+                self.send_response(302)
+                self.send_header(
+                    "Location", f"http://127.0.0.1:{other.server_address[1]}/elsewhere"
+                )
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    first, other = (
+        ThreadingHTTPServer(("127.0.0.1", 0), Echo),
+        ThreadingHTTPServer(("127.0.0.1", 0), Echo),
+    )
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (first, other)]
+    for t in threads:
+        t.start()
+    try:
+        fetcher = make_fetcher()
+        result = fetcher.fetch(
+            f"http://127.0.0.1:{first.server_address[1]}/start", auth=("editor", "abcd efgh ijkl")
+        )
+        assert result.content == b"ok"
+        sent = seen[f"{first.server_address[1]}/start"]
+        assert sent is not None and sent.startswith("Basic ")
+        assert seen[f"{other.server_address[1]}/elsewhere"] is None  # not leaked to another origin
+    finally:
+        for s in (first, other):
+            s.shutdown()
+            s.server_close()

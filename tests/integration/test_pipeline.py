@@ -215,3 +215,72 @@ def test_a_sources_language_overrides_the_sites_default_language(
     ]
     assert p.preview(site.permalink(37070)).article.language == "fr"
     p.close()
+
+
+def test_a_wordpress_rest_source_posts_once_even_beside_the_rss_feed(
+    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    path = write_config(
+        tmp_path / "c.yaml",
+        site=site,
+        x_url=x.url,
+        store=tmp_path / "l.db",
+        extra_sources=[{"id": "ctn-rest", "type": "wordpress", "feed": site.url, "every": "1s"}],
+        routes=[{"from": ["ctn", "ctn-rest"], "to": ["x-main"]}],
+    )
+    p = pipeline_for(load_config(path))
+    cycle(p)  # first run of both sources: recorded, not posted
+    assert x.posts == []
+    article = site.add(story(site, "Through the REST API and the feed alike"))
+    cycle(p)
+    cycle(p)
+    assert [post["text"] for post in x.posts] == [
+        f"Through the REST API and the feed alike #Haiti {site.permalink(article.post_id)}"
+    ]
+    site.edit(article.post_id, title="Through the REST API and the feed alike (updated)")
+    cycle(p)
+    assert len(x.posts) == 1
+    state = p.store.source_state("ctn-rest")
+    assert state.cursor is not None
+    assert state.last_status == "200"
+    p.close()
+
+
+def test_a_rest_source_needing_a_password_says_so(
+    tmp_path: Path, x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.demo.articles import load_sample_articles
+
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+    with SampleSite(
+        load_sample_articles(), app_passwords={"editor": "abcd efgh ijkl mnop"}
+    ) as locked:
+        path = write_config(
+            tmp_path / "c.yaml",
+            site=locked,
+            x_url=x.url,
+            store=tmp_path / "l.db",
+            extra_sources=[
+                {
+                    "id": "rest",
+                    "type": "wordpress",
+                    "feed": locked.url,
+                    "username": "editor",
+                    "app_password": "${WP_APP_PASSWORD}",
+                }
+            ],
+        )
+        monkeypatch.setenv("WP_APP_PASSWORD", "wrong password")
+        p = pipeline_for(load_config(path))
+        report = p.poll(p.config.source("rest"))
+        assert report.status == "error"
+        assert report.error is not None and "wrong password" not in report.error
+        p.close()
+        monkeypatch.setenv("WP_APP_PASSWORD", "abcd efgh ijkl mnop")
+        p = pipeline_for(load_config(path))
+        report = p.poll(p.config.source("rest"), force=True)
+        assert (report.status, report.items) == ("200", 5)
+        p.close()

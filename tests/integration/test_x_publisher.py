@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import logging
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -11,22 +16,30 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image as PILImage
 from requests_oauthlib import OAuth1
 
 from bot.config import AccountConfig
-from bot.errors import ConfigError, PublishError
-from bot.models import Post, PublishResult
+from bot.errors import ConfigError, FetchError, MediaError, PublishError
+from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher
+from bot.publishers.base import InDoubt, Publisher, PublisherContext
 from bot.publishers.x import (
     CREDENTIAL_NAMES,
     DEFAULT_API_BASE,
+    IMAGE_RETRIES,
     MAX_RETRY_AFTER,
     XPublisher,
     _ApiSession,
     _retry_after,
 )
-from tests.fakes.fake_x import DEFAULT_CREDENTIALS, FakeX, control, read_posts
+from tests.fakes.fake_x import (
+    DEFAULT_CREDENTIALS,
+    FakeX,
+    control,
+    invalid_request_body,
+    read_posts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTICLE_URL = "https://ctninfo.com/2026/11/ruto-haiti/"
@@ -427,3 +440,399 @@ def test_a_restarted_fake_skips_a_post_line_torn_by_a_kill(tmp_path: Path) -> No
             publisher.close()
 
     assert [p["text"] for p in read_posts(state)] == ["kept", "new"]
+
+
+# --- images --------------------------------------------------------------------------------
+
+IMAGE_URL = "https://ctninfo.com/wp-content/uploads/2026/11/ruto.jpg"
+ALT = "President Ruto at a lectern in Nairobi, flags behind him"
+
+
+def png_bytes(size: tuple[int, int] = (640, 360)) -> bytes:
+    buf = io.BytesIO()
+    PILImage.new("RGB", size, (200, 40, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def noisy_jpeg(size: tuple[int, int] = (1400, 1000)) -> bytes:
+    """Random pixels barely compress: a JPEG well over 5 MB at this size."""
+    noise = random.Random(7).randbytes(size[0] * size[1] * 3)
+    buf = io.BytesIO()
+    PILImage.frombytes("RGB", size, noise).save(buf, "JPEG", quality=100, subsampling=0)
+    return buf.getvalue()
+
+
+def image_post(text: str = f"Ruto announces the end of the mission {ARTICLE_URL}") -> Post:
+    return dataclasses.replace(make_post(text), image=Image(url=IMAGE_URL, alt=ALT))
+
+
+class Loader:
+    """A ``load_image`` that serves one picture (or raises) and records what was asked."""
+
+    def __init__(self, data: bytes | None = None, error: Exception | None = None) -> None:
+        self.data = data if data is not None else png_bytes()
+        self.error = error
+        self.asked: list[str] = []
+
+    def __call__(self, url: str) -> bytes:
+        self.asked.append(url)
+        if self.error is not None:
+            raise self.error
+        return self.data
+
+
+MakeImagePublisher = Callable[..., XPublisher]
+
+
+@pytest.fixture
+def make_image_publisher(fake: FakeX, tmp_path: Path) -> Iterator[MakeImagePublisher]:
+    """Publishers for ``fake``'s user with ``options.images`` (default on) and ``loader``,
+    keeping their state in ``tmp_path``."""
+    made: list[XPublisher] = []
+
+    def make(loader: Loader | None = None, *, images: object = True) -> XPublisher:
+        account = AccountConfig(
+            id="x-main",
+            platform="x",
+            credentials=fake.credentials(),
+            api_base=fake.url,
+            options={"images": images},
+        )
+        context = PublisherContext(load_image=loader or Loader(), state_dir=tmp_path, timeout=5.0)
+        publisher = XPublisher(account, context)
+        made.append(publisher)
+        return publisher
+
+    yield make
+    for publisher in made:
+        publisher.close()
+
+
+def paths(fake: FakeX) -> list[tuple[str, int | None]]:
+    return [(r.path, r.status) for r in fake.requests]
+
+
+def test_with_images_the_post_carries_the_uploaded_picture_and_its_alt_text(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    loader = Loader()
+    result = make_image_publisher(loader).publish(image_post(), idempotency_key="d-1")
+
+    [media] = fake.media
+    [post] = fake.posts
+    assert loader.asked == [IMAGE_URL]
+    assert post["media_ids"] == [media["id"]]
+    assert result.remote_id == post["id"]
+    assert media["alt_text"] == ALT
+    assert (media["category"], media["mime"], media["width"]) == ("tweet_image", "image/png", 640)
+    assert fake.media_bytes(media["id"]) == loader.data  # fits already: sent as it is
+    assert paths(fake) == [
+        ("/2/media/upload", 200),
+        ("/2/media/metadata", 200),
+        ("/2/tweets", 201),
+    ]
+
+
+def test_a_picture_over_5_mb_is_re_encoded_under_it_before_upload(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    big = noisy_jpeg()
+    assert len(big) > 5_000_000
+
+    make_image_publisher(Loader(big)).publish(image_post(), idempotency_key="d-1")
+
+    [media] = fake.media
+    sent = fake.media_bytes(media["id"])
+    assert len(sent) <= 5_000_000
+    assert media["mime"] == "image/jpeg"
+    assert PILImage.open(io.BytesIO(sent)).format == "JPEG"
+    assert fake.posts[0]["media_ids"] == [media["id"]]
+    assert [r.status for r in fake.requests if r.path == "/2/media/upload"] == [200]
+
+
+def test_the_fake_refuses_an_upload_over_5_mb(fake: FakeX) -> None:
+    creds = fake.credentials()
+    auth = OAuth1(
+        creds["consumer_key"],
+        creds["consumer_secret"],
+        creds["access_token"],
+        creds["access_token_secret"],
+    )
+    response = requests.post(
+        f"{fake.url}/2/media/upload",
+        data={"media_category": "tweet_image"},
+        files={"media": ("image", noisy_jpeg(), "image/jpeg")},
+        auth=auth,
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert "exceeds" in response.json()["errors"][0]["message"]
+    assert fake.media == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FetchError("HTTP 404", url=IMAGE_URL, status=404),
+        MediaError("not a usable image"),
+        OSError("disk on fire"),  # whatever a loader raises
+    ],
+)
+def test_an_image_that_cannot_be_loaded_leaves_a_text_only_post(
+    fake: FakeX,
+    make_image_publisher: MakeImagePublisher,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.publishers.x")
+    result = make_image_publisher(Loader(error=error)).publish(image_post(), idempotency_key="d-1")
+
+    assert result.remote_id == fake.posts[0]["id"]
+    assert fake.posts[0]["media_ids"] == []
+    assert paths(fake) == [("/2/tweets", 201)]
+    [record] = caplog.records
+    assert "x-main" in record.getMessage()
+    assert ARTICLE_URL in record.getMessage()
+    assert "without its image" in record.getMessage()
+
+
+def test_undecodable_bytes_leave_a_text_only_post(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    make_image_publisher(Loader(b"<html>not a picture</html>")).publish(
+        image_post(), idempotency_key="d-1"
+    )
+    assert fake.posts[0]["media_ids"] == []
+    assert fake.media == []
+
+
+def test_with_images_off_nothing_is_uploaded(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    loader = Loader()
+    make_image_publisher(loader, images=False).publish(image_post(), idempotency_key="d-1")
+    assert loader.asked == []
+    assert paths(fake) == [("/2/tweets", 201)]
+
+
+def test_images_are_off_by_default(fake: FakeX) -> None:
+    loader = Loader()
+    account = make_account(fake.credentials(), fake.url)
+    publisher = XPublisher(account, PublisherContext(load_image=loader, timeout=5.0))
+    try:
+        publisher.publish(image_post(), idempotency_key="d-1")
+    finally:
+        publisher.close()
+    assert loader.asked == []
+    assert paths(fake) == [("/2/tweets", 201)]
+
+
+def test_a_post_without_an_image_uploads_nothing(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    make_image_publisher().publish(make_post(), idempotency_key="d-1")
+    assert paths(fake) == [("/2/tweets", 201)]
+
+
+def test_no_alt_text_means_no_metadata_request(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    post = dataclasses.replace(make_post(), image=Image(url=IMAGE_URL, alt="  "))
+    make_image_publisher().publish(post, idempotency_key="d-1")
+    assert paths(fake) == [("/2/media/upload", 200), ("/2/tweets", 201)]
+    assert fake.media[0]["alt_text"] is None
+
+
+def test_alt_text_is_cut_to_1000_characters(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    post = dataclasses.replace(make_post(), image=Image(url=IMAGE_URL, alt="é" * 1500))
+    make_image_publisher().publish(post, idempotency_key="d-1")
+    assert fake.media[0]["alt_text"] == "é" * 1000
+
+
+@pytest.mark.parametrize("images", ["yes", 1, "true"])
+def test_images_must_be_a_boolean(fake: FakeX, images: object) -> None:
+    account = AccountConfig(
+        id="x-main",
+        platform="x",
+        credentials=fake.credentials(),
+        api_base=fake.url,
+        options={"images": images},  # type: ignore[dict-item]
+    )
+    with pytest.raises(ConfigError, match=r"accounts\.x-main\.options\.images"):
+        XPublisher(account)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_an_upload_x_refuses_leaves_a_text_only_post(
+    fake: FakeX, make_image_publisher: MakeImagePublisher, status: int
+) -> None:
+    fake.fail_next_upload(status=status)
+    result = make_image_publisher().publish(image_post(), idempotency_key="d-1")
+    assert result.remote_id == fake.posts[0]["id"]
+    assert fake.posts[0]["media_ids"] == []
+    assert paths(fake) == [("/2/media/upload", status), ("/2/tweets", 201)]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_failing_upload_retries_the_whole_post_a_bounded_number_of_times(
+    fake: FakeX, make_image_publisher: MakeImagePublisher, status: int
+) -> None:
+    fake.fail_next_upload(IMAGE_RETRIES + 1, status=status)
+    publisher = make_image_publisher()
+
+    for attempt in range(1, IMAGE_RETRIES + 1):
+        error = publish_error(publisher, image_post())
+        assert (error.retryable, error.status) == (True, status)
+        assert f"{attempt} of {IMAGE_RETRIES}" in str(error)
+        for secret in fake.credentials().values():
+            assert secret not in str(error)
+        assert fake.posts == []  # nothing went out: retrying cannot double-post
+
+    result = publisher.publish(image_post(), idempotency_key="d-1")  # budget spent: text only
+    assert result.remote_id == fake.posts[0]["id"]
+    assert fake.posts[0]["media_ids"] == []
+
+
+def test_the_image_retry_count_survives_a_new_process(
+    fake: FakeX, make_image_publisher: MakeImagePublisher, tmp_path: Path
+) -> None:
+    fake.fail_next_upload(IMAGE_RETRIES + 1, status=503)
+    for _ in range(IMAGE_RETRIES):  # syndbot once from cron: a new publisher every run
+        assert publish_error(make_image_publisher(), image_post()).retryable
+
+    make_image_publisher().publish(image_post(), idempotency_key="d-1")
+
+    assert fake.posts[0]["media_ids"] == []
+    assert json.loads((tmp_path / "x-image-retries-x-main.json").read_text()) == {}
+
+
+def test_an_unwritable_state_dir_still_bounds_image_retries(fake: FakeX, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    account = AccountConfig(
+        id="x-main",
+        platform="x",
+        credentials=fake.credentials(),
+        api_base=fake.url,
+        options={"images": True},
+    )
+    context = PublisherContext(load_image=Loader(), state_dir=blocker / "state", timeout=5.0)
+    publisher = XPublisher(account, context)
+    fake.fail_next_upload(IMAGE_RETRIES + 1, status=503)
+    try:
+        for _ in range(IMAGE_RETRIES):
+            assert publish_error(publisher, image_post()).retryable
+        publisher.publish(image_post(), idempotency_key="d-1")
+    finally:
+        publisher.close()
+    assert fake.posts[0]["media_ids"] == []
+
+
+def test_a_retried_post_goes_out_with_its_picture_once_uploads_work(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    fake.fail_next_upload(status=503)
+    publisher = make_image_publisher()
+    assert publish_error(publisher, image_post()).retryable
+
+    publisher.publish(image_post(), idempotency_key="d-1")
+
+    [media] = fake.media
+    assert fake.posts[0]["media_ids"] == [media["id"]]
+
+
+def test_a_short_upload_rate_limit_waits_for_its_reset(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    fake.fail_next_upload(status=429, reset_in=300)
+    error = publish_error(make_image_publisher(), image_post())
+    assert (error.retryable, error.status) == (True, 429)
+    assert error.retry_after == pytest.approx(300, abs=2)
+    assert fake.posts == []
+
+
+def test_the_daily_upload_cap_posts_the_text_at_once(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    fake.fail_next_upload(status=429, reset_in=20_000, daily=True)
+    make_image_publisher().publish(image_post(), idempotency_key="d-1")
+    assert fake.posts[0]["media_ids"] == []
+    assert paths(fake) == [("/2/media/upload", 429), ("/2/tweets", 201)]
+
+
+def test_an_unreachable_upload_is_retryable(make_image_publisher: MakeImagePublisher) -> None:
+    publisher = make_image_publisher()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    publisher._session.base = closed
+    error = publish_error(publisher, image_post())
+    assert error.retryable
+    assert "cannot reach" in str(error)
+
+
+def test_a_post_refused_for_its_media_id_goes_out_as_text(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    fake.fail_next(
+        status=400,
+        body=invalid_request_body("Your media IDs are invalid.", {"media.media_ids": ["1"]}),
+    )
+    result = make_image_publisher().publish(image_post(), idempotency_key="d-1")
+
+    assert result.remote_id == fake.posts[0]["id"]
+    assert fake.posts[0]["media_ids"] == []
+    assert [p for p, _ in paths(fake)][-2:] == ["/2/tweets", "/2/tweets"]
+
+
+def test_the_fake_refuses_unknown_media_ids_like_x(fake: FakeX) -> None:
+    creds = fake.credentials()
+    auth = OAuth1(
+        creds["consumer_key"],
+        creds["consumer_secret"],
+        creds["access_token"],
+        creds["access_token_secret"],
+    )
+    response = requests.post(
+        f"{fake.url}/2/tweets",
+        json={"text": "hello", "media": {"media_ids": ["1234"]}},
+        auth=auth,
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "parameters": {"media.media_ids": ["1234"]},
+        "message": "Your media IDs are invalid.",
+    }
+    assert fake.posts == []
+
+
+def test_the_fake_checks_the_upload_signature(fake: FakeX) -> None:
+    creds = fake.credentials()
+    auth = OAuth1(creds["consumer_key"], "wrong-secret", creds["access_token"], "wrong-too")
+    response = requests.post(
+        f"{fake.url}/2/media/upload",
+        data={"media_category": "tweet_image"},
+        files={"media": ("image", png_bytes(), "image/png")},
+        auth=auth,
+        timeout=5,
+    )
+    assert response.status_code == 401
+    assert [(r.path, r.note) for r in fake.requests] == [("/2/media/upload", "bad signature")]
+    assert fake.media == []
+
+
+def test_a_retry_after_a_lost_answer_is_a_duplicate_even_with_a_new_upload(
+    fake: FakeX, make_image_publisher: MakeImagePublisher
+) -> None:
+    fake.accept_then_drop()
+    publisher = make_image_publisher()
+    assert publish_error(publisher, image_post()).retryable
+
+    again = publisher.publish(image_post(), idempotency_key="d-1")
+
+    assert again.duplicate
+    assert len(fake.posts) == 1
+    assert len(fake.media) == 2  # uploaded again; the orphan expires on X's side
