@@ -277,3 +277,23 @@ def test_python_dash_m_bot_and_the_demo_run_offline() -> None:
     assert "── x-francais · as x" in result.stdout
     assert "── x-kreyol · as x" in result.stdout
     assert "Breaking: Haiti's Transitional Council Names New Security Chief" in result.stdout
+
+
+def test_the_commented_platform_examples_are_valid_once_uncommented(
+    syndbot: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = (ROOT / "config" / "syndbot.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  # More platforms"), text.index("  - id: dry-run")
+    block = re.sub(r"^  # (-|  )", r"  \1", text[start:end], flags=re.M)
+    path = tmp_path / "syndbot.yaml"
+    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+    names = set(re.findall(r"\$\{([A-Z0-9_]+)\}", text))
+    for name in names:
+        monkeypatch.setenv(name, f"value-{name.lower()}")
+    # These two are checked for their shape, as check-config should.
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    monkeypatch.setenv("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/abcdef")
+    result = run(syndbot, "check-config", config=path)
+    assert result.exit_code == 0, result.output
+    for platform in ("mastodon", "bluesky", "telegram", "webhook"):
+        assert f"({platform}): credentials present" in result.output
