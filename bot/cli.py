@@ -627,6 +627,22 @@ def _safe_store_url(url: str) -> str:
         return "(invalid)"
 
 
+def _register_plugins() -> None:
+    """Commands defined next to the code they drive (the web UI's `web` and `user`)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("bot.web.cli")
+    except ModuleNotFoundError as e:
+        if e.name in {"bot.web", "bot.web.cli"}:
+            return
+        raise
+    module.register(cli)
+
+
+_register_plugins()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``syndbot`` console script."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="syndbot")

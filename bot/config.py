@@ -318,6 +318,17 @@ class RetrySettings(_Strict):
     give_up_after: Duration = 86400.0
 
 
+class WebConfig(_Strict):
+    """The editors' web UI (``syndbot web``, or inside ``syndbot run`` when enabled)."""
+
+    enabled: bool = False  # also serve it from `syndbot run`
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Signs session cookies. Unset: a random key is created once and kept in state_dir.
+    secret_key: SecretStr | None = None
+    session_lifetime: Duration = 12 * 3600.0
+
+
 class Config(_Strict):
     """The whole file."""
 
@@ -328,6 +339,7 @@ class Config(_Strict):
     deliver_every: Duration = 5.0
     lease: Duration = 300.0
     retry: RetrySettings = RetrySettings()
+    web: WebConfig = WebConfig()
     sources: tuple[SourceConfig, ...] = ()
     accounts: tuple[AccountConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -363,6 +375,8 @@ class Config(_Strict):
         """Every credential value, so logs and output can be scrubbed of them."""
         values = [s.get_secret_value() for a in self.accounts for s in a.credentials.values()]
         values += [s.app_password.get_secret_value() for s in self.sources if s.app_password]
+        if self.web.secret_key is not None:
+            values.append(self.web.secret_key.get_secret_value())
         return frozenset(v for v in values if len(v) >= 4)
 
 

@@ -140,6 +140,7 @@ deliveries = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
+    sa.Column("cost", sa.Float),  # what the platform charged for it (X pay-per-use), if known
     sa.UniqueConstraint("article_id", "account_id", "purpose", name="uq_delivery"),
     sa.Index("ix_deliveries_due", "state", "not_before"),
 )
@@ -159,17 +160,53 @@ events = sa.Table(
 )
 
 
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # editor | admin
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("label", sa.String(128), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+
 # Ordered migrations: index i upgrades the schema from version i to i + 1, one transaction each.
 # A new database is created at the newest version directly (create_all), then stamped.
 def _v1_first_schema(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None:
+    if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl_type}")
+
+
 def _v2_source_cursor(conn: Connection) -> None:
-    conn.exec_driver_sql("ALTER TABLE sources ADD COLUMN cursor TEXT")
+    _add_column(conn, "sources", "cursor", "TEXT")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_first_schema, _v2_source_cursor]
+def _v3_desk(conn: Connection) -> None:
+    _add_column(conn, "deliveries", "cost", "FLOAT")
+    users.create(conn, checkfirst=True)
+    api_tokens.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_first_schema, _v2_source_cursor, _v3_desk]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

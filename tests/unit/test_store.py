@@ -282,11 +282,17 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     # Make it look like a database written by the first release (schema version 1).
     with s.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE sources DROP COLUMN cursor")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 1")
+        conn.exec_driver_sql("ALTER TABLE deliveries DROP COLUMN cost")
+        conn.exec_driver_sql("DROP TABLE api_tokens")
+        conn.exec_driver_sql("DROP TABLE users")
+        conn.exec_driver_sql("UPDATE schema_version SET version = 1")
     s.close()
     upgraded = Store(url)
     assert upgraded.migrate() == SCHEMA_VERSION
     upgraded.record_poll("site", now=T0, status="200", cursor="2026-11-29T12:00:00")
     assert upgraded.source_state("site").cursor == "2026-11-29T12:00:00"
     assert upgraded.record_items("site", [(item(1), keys(1))], now=T0) == []  # data kept
+    with upgraded.engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() == 0
+        conn.exec_driver_sql("SELECT cost FROM deliveries")
     upgraded.close()
