@@ -653,6 +653,60 @@ class Pipeline:
             allowed_from=(DeliveryState.QUEUED, DeliveryState.HELD, DeliveryState.PENDING),
         )
 
+    def approve(self, delivery_id: int, *, actor: str) -> bool:
+        """Release a held delivery (approval mode, or in doubt after a crash): queued, due now."""
+        return self.store.set_delivery_state(
+            delivery_id,
+            DeliveryState.QUEUED,
+            now=self.clock(),
+            actor=actor,
+            not_before=self.clock(),
+            allowed_from=(DeliveryState.HELD, DeliveryState.PENDING),
+        )
+
+    def reschedule(self, delivery_id: int, when: datetime, *, actor: str) -> bool:
+        """Move a queued or held delivery to ``when`` (it stays held if it was held)."""
+        d = self.store.get_delivery(delivery_id)
+        if d is None or d.state not in (DeliveryState.QUEUED, DeliveryState.HELD):
+            return False
+        return self.store.set_delivery_state(
+            delivery_id,
+            d.state,
+            now=self.clock(),
+            actor=actor,
+            not_before=when,
+            allowed_from=(d.state,),
+            error=f"rescheduled by {actor} to {when.isoformat(timespec='minutes')}",
+        )
+
+    def edit_text(self, delivery_id: int, text: str, *, actor: str) -> Post:
+        """Change the text of a delivery not sent yet. The text is fitted exactly as a repost's:
+        the article's link is added if missing; too long raises ``TextTooLong``; an unknown or
+        already sent delivery raises ``BotError``."""
+        d = self.store.get_delivery(delivery_id)
+        if d is None or d.state not in (
+            DeliveryState.QUEUED,
+            DeliveryState.HELD,
+            DeliveryState.PENDING,
+        ):
+            raise BotError(
+                f"delivery #{delivery_id} cannot be edited (only queued or held posts can)"
+            )
+        stored = self.store.get_article(d.article_id)
+        if stored is None or stored.article is None:
+            raise BotError(f"delivery #{delivery_id} has no stored article to edit against")
+        account = self._account(d.account_id)
+        post = compose(stored.article, account, self.spec(account), text=text)
+        if not self.store.edit_text(
+            delivery_id,
+            post.text,
+            now=self.clock(),
+            actor=actor,
+            allowed_from=(DeliveryState.QUEUED, DeliveryState.HELD, DeliveryState.PENDING),
+        ):
+            raise BotError(f"delivery #{delivery_id} was sent or cancelled meanwhile")
+        return post
+
     def retry(self, delivery_id: int, *, actor: str) -> bool:
         """Put a failed or held delivery back in the queue, due now."""
         return self.store.set_delivery_state(

@@ -1018,6 +1018,36 @@ class Store:
                 )
         return bool(done)
 
+    def edit_text(
+        self,
+        delivery_id: int,
+        text: str,
+        *,
+        now: datetime,
+        actor: str,
+        allowed_from: Iterable[DeliveryState],
+    ) -> bool:
+        """Replace the text of a delivery that has not been sent yet, audited."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
+                    deliveries.c.id == delivery_id
+                )
+            ).first()
+            done = conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state.in_([str(s) for s in allowed_from]),
+                )
+                .values(text=text, updated_at=now)
+            ).rowcount
+            if done and row is not None:
+                self._event(
+                    conn, now, actor, "edited", row.article_id, delivery_id, row.account_id, text
+                )
+        return bool(done)
+
     def get_delivery(self, delivery_id: int) -> Delivery | None:
         with self._tx() as conn:
             return self._get_delivery(conn, delivery_id)

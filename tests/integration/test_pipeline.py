@@ -284,3 +284,42 @@ def test_a_rest_source_needing_a_password_says_so(
         report = p.poll(p.config.source("rest"), force=True)
         assert (report.status, report.items) == ("200", 5)
         p.close()
+
+
+def test_editor_actions_approve_reschedule_and_edit(
+    config: Config, site: SampleSite, x: FakeX
+) -> None:
+    from bot.errors import BotError
+    from bot.summarizer import TextTooLong
+
+    p = pipeline_for(config)
+    url = site.permalink(37070)
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    [(delivery_id, _)] = p.repost(url, ["x-main"], at=later, actor="web:ana")
+    assert p.reschedule(delivery_id, datetime(2099, 6, 1, tzinfo=UTC), actor="web:ana")
+    d = p.store.get_delivery(delivery_id)
+    assert d is not None and d.not_before == datetime(2099, 6, 1, tzinfo=UTC)
+    post = p.edit_text(
+        delivery_id, "Kenya's mission in Haiti: what Ruto told the UN", actor="web:ana"
+    )
+    assert post.text == f"Kenya's mission in Haiti: what Ruto told the UN {url}"
+    with pytest.raises(TextTooLong):
+        p.edit_text(delivery_id, "word " * 100, actor="web:ana")
+    assert not p.approve(delivery_id, actor="web:ana")  # queued, not held: nothing to approve
+    p.store.set_delivery_state(
+        delivery_id,
+        DeliveryState.HELD,
+        now=datetime.now(UTC),
+        actor="t",
+        allowed_from=[DeliveryState.QUEUED],
+    )
+    assert p.approve(delivery_id, actor="web:ana")
+    p.deliver_due()
+    assert [post["text"] for post in x.posts] == [
+        f"Kenya's mission in Haiti: what Ruto told the UN {url}"
+    ]
+    with pytest.raises(BotError, match="cannot be edited"):
+        p.edit_text(delivery_id, "too late", actor="web:ana")
+    actions = [e.action for e in p.store.list_events(delivery_id=delivery_id)]
+    assert actions == ["sent", "queued", "held", "edited", "queued", "created"]
+    p.close()
