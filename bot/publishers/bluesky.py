@@ -51,10 +51,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import os
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -89,6 +88,7 @@ from bot.errors import BotError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import MAX_WAIT, clamp_wait, number, redact_error
 from bot.textlen import extract_urls
 
 if TYPE_CHECKING:
@@ -103,8 +103,7 @@ POST_URL = "https://bsky.app/profile/{actor}/post/{rkey}"
 THUMB_MAX_BYTES = 1_000_000
 THUMB_MAX_SIDE = 2000
 
-MIN_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 25 * 3600.0
+MAX_RETRY_AFTER = MAX_WAIT  # the cap on a rate limit's wait (clamp_wait's default)
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _RKEY_NAMESPACE = b"syndbot/bluesky/rkey/v1\x00"
@@ -418,7 +417,7 @@ class BlueskyPublisher:
 
     def _redact(self, error: PublishError) -> PublishError:
         """``error`` with any secret blanked out of its message (belt and braces)."""
-        return _redact(error, [self._password, *self._tokens])
+        return redact_error(error, [self._password, *self._tokens])
 
 
 # --- the record ----------------------------------------------------------------------------
@@ -595,41 +594,15 @@ def _may_have_created(exc: BaseException) -> bool:
 
 def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds until ``ratelimit-reset`` (Unix time), else ``retry-after``; None if neither."""
-    reset = _number(headers.get("ratelimit-reset"))
+    reset = number(headers.get("ratelimit-reset"))
     if reset is not None:
         wait = reset - now
     else:
-        wait_header = _number(headers.get("retry-after"))
+        wait_header = number(headers.get("retry-after"))
         if wait_header is None:
             return None
         wait = wait_header
-    return min(max(wait, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _redact(error: PublishError, secrets: Collection[str]) -> PublishError:
-    message = str(error)
-    present = [s for s in secrets if len(s) >= 4 and s in message]
-    if not present:
-        return error
-    for secret in present:
-        message = message.replace(secret, "***")
-    return PublishError(
-        message,
-        platform=error.platform,
-        retryable=error.retryable,
-        retry_after=error.retry_after,
-        status=error.status,
-    )
+    return clamp_wait(wait)
 
 
 def _identifier(account: AccountConfig) -> str:

@@ -29,7 +29,8 @@ import requests
 from bot.errors import ConfigError, PublishError
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.graph import GraphAPIError, GraphSession, Service, redact, translate
+from bot.publishers.common import redact_error
+from bot.publishers.graph import GraphAPIError, GraphSession, Service, translate
 
 if TYPE_CHECKING:
     from bot.config import AccountConfig
@@ -101,7 +102,7 @@ class FacebookPublisher:
             if isinstance(outcome, PublishResult):
                 log.info("facebook: %s: the Page already has this post (506 duplicate)", where)
                 return outcome
-            raise redact(outcome, [self._token]) from exc
+            raise redact_error(outcome, [self._token]) from exc
         remote_id = body.get("id")
         if not isinstance(remote_id, str) or not remote_id:
             # A 2xx without an id: the post most likely exists; a retry meets 506.

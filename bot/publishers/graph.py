@@ -31,27 +31,25 @@ Tokens travel as the ``access_token`` parameter, as both services document it: i
 body of a POST, in the query of a GET. The messages built here hold the service's message, the
 codes and ``fbtrace_id`` (what Meta's support asks for), never a URL (a GET's URL holds the
 token; urllib3's DEBUG log lines quote it, which the CLI's log formatter must redact);
-``redact`` blanks any credential from messages anyway.
+the publishers blank any credential from messages anyway (``common.redact_error``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
-import urllib3
 
 from bot.errors import PublishError
+from bot.publishers.common import MAX_WAIT, clamp_wait, never_sent, number
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
 
-MIN_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 25 * 3600.0
+MAX_RETRY_AFTER = MAX_WAIT  # the cap on a rate limit's wait (clamp_wait's default)
 
 TOKEN_CODE = 190
 POLICY_CODE = 368
@@ -181,17 +179,6 @@ class GraphSession:
         self._session.close()
 
 
-def never_sent(exc: BaseException) -> bool:
-    """Whether a ``requests`` exception means the request never reached the service (no
-    connection could be made), so whatever it asked for did not happen."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError) and exc.args:
-        reason = getattr(exc.args[0], "reason", None)
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)
-    return False
-
-
 def may_have_taken_effect(exc: BaseException) -> bool:
     """Whether a failed write may still have taken effect: the answer was lost, late or
     unreadable, or the service said it had an internal problem (5xx, codes 1 and 2,
@@ -286,46 +273,15 @@ def usage_retry_after(headers: Mapping[str, str]) -> float | None:
             for entries in usage.values():
                 for entry in entries if isinstance(entries, list) else []:
                     if isinstance(entry, dict):
-                        number = _float(entry.get("estimated_time_to_regain_access"))
-                        if number is not None and number > 0:
-                            minutes.append(number)
+                        wait = number(entry.get("estimated_time_to_regain_access"))
+                        if wait is not None and wait > 0:
+                            minutes.append(wait)
     if minutes:
-        return _clamp(max(minutes) * 60.0)
-    seconds = _float(headers.get("Retry-After"))
-    return _clamp(seconds) if seconds is not None and seconds > 0 else None
-
-
-def redact(error: PublishError, secrets: Collection[str]) -> PublishError:
-    """``error`` with any credential value blanked out of its message (belt and braces)."""
-    message = str(error)
-    present = [s for s in secrets if len(s) >= 4 and s in message]
-    if not present:
-        return error
-    for secret in present:
-        message = message.replace(secret, "***")
-    return PublishError(
-        message,
-        platform=error.platform,
-        retryable=error.retryable,
-        retry_after=error.retry_after,
-        status=error.status,
-    )
-
-
-def _clamp(seconds: float) -> float:
-    return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+        return clamp_wait(max(minutes) * 60.0)
+    seconds = number(headers.get("Retry-After"))
+    return clamp_wait(seconds) if seconds is not None and seconds > 0 else None
 
 
 def _int(value: object) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None and number.is_integer() else None
+    whole = number(value)
+    return int(whole) if whole is not None and whole.is_integer() else None

@@ -25,9 +25,7 @@ behaviour, not a documented guarantee).
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import re
 import time
 import unicodedata
@@ -40,6 +38,7 @@ from bot.errors import BotError, ConfigError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import clamp_wait, http_date, number, redact_error, scrub
 from bot.textlen import extract_urls
 
 if TYPE_CHECKING:
@@ -57,7 +56,6 @@ IMAGE_MAX_SIDE = 6000  # LinkedIn refuses images over 36,152,320 pixels
 IMAGE_TYPES = ("image/jpeg", "image/png")
 
 DEFAULT_RETRY_AFTER = 3600.0  # a 429 without Retry-After: daily limits, reset at midnight UTC
-MAX_RETRY_AFTER = 25 * 3600.0
 
 RESERVED = frozenset("\\|{}@[]()<>#*_~")
 _VERSION = re.compile(r"\d{6}(\.\d{2})?")
@@ -101,6 +99,7 @@ class LinkedInPublisher:
         self.author = _author(account)
         self.version = _version(account)
         self._token = account.credential("access_token")
+        self._secrets = (self._token,)
         self._session = requests.Session()
         self._session.headers.update(
             {
@@ -125,7 +124,7 @@ class LinkedInPublisher:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise self._redact(_translate_network(exc)) from None
+            raise redact_error(_translate_network(exc), self._secrets) from None
         if response.status_code == 201:
             urn = urllib.parse.unquote(response.headers.get("x-restli-id", "")).strip()
             if not urn:
@@ -154,7 +153,7 @@ class LinkedInPublisher:
                 idempotency_key,
             )
             return outcome
-        raise self._redact(outcome)
+        raise redact_error(outcome, self._secrets)
 
     def close(self) -> None:
         self._session.close()
@@ -176,7 +175,7 @@ class LinkedInPublisher:
         except PublishError:
             raise
         except (BotError, requests.RequestException, ValueError) as exc:
-            reason = self._redact_text(_describe(exc))
+            reason = scrub(_describe(exc), self._secrets)
             log.warning(
                 "linkedin: account %s posts %s without a thumbnail (%s: %s) [%s]",
                 self.account_id,
@@ -198,7 +197,7 @@ class LinkedInPublisher:
         if response.status_code == 401:  # the post would meet the same token: stop here
             outcome = _translate(response)
             assert isinstance(outcome, PublishError)
-            raise self._redact(outcome)
+            raise redact_error(outcome, self._secrets)
         if response.status_code != 200:
             raise ValueError(f"initializeUpload answered {_what(response)}")
         value = _json(response).get("value")
@@ -230,23 +229,6 @@ class LinkedInPublisher:
         host = (parts.hostname or "").lower()
         return parts.scheme == "https" and (
             host == "linkedin.com" or host.endswith(".linkedin.com")
-        )
-
-    # --- secrets ----------------------------------------------------------------------------
-
-    def _redact_text(self, text: str) -> str:
-        return text.replace(self._token, "***") if len(self._token) >= 4 else text
-
-    def _redact(self, error: PublishError) -> PublishError:
-        message = self._redact_text(str(error))
-        if message == str(error):
-            return error
-        return PublishError(
-            message,
-            platform=error.platform,
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            status=error.status,
         )
 
 
@@ -497,17 +479,12 @@ def _what(response: requests.Response) -> str:
 def _retry_after(header: str | None, now: float) -> float:
     """Seconds from a ``Retry-After`` header (seconds or an HTTP date), else one hour."""
     if header:
-        value = header.strip()
-        seconds: float | None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
-            except (TypeError, ValueError, IndexError, OverflowError):
-                seconds = None
-        if seconds is not None and math.isfinite(seconds):
-            return min(max(seconds, 1.0), MAX_RETRY_AFTER)
+        seconds = number(header)
+        if seconds is None:
+            when = http_date(header.strip(), naive_as_local=True)
+            seconds = None if when is None else when - now
+        if seconds is not None:
+            return clamp_wait(seconds)
     return DEFAULT_RETRY_AFTER
 
 

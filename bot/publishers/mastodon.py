@@ -42,7 +42,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -62,6 +61,7 @@ from bot.errors import ConfigError, FetchError, MediaError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import clamp_wait, http_date, redact_error, scrub
 from bot.textlen import graphemes
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ MAX_DESCRIPTION = 1500  # Mastodon's limit on an attachment's description (alt t
 INSTANCE_TTL = 3600.0  # how long the instance's limits are kept
 FAILURE_TTL = 60.0  # how long a failure to read them is kept before asking again
 MEDIA_WAITS = (0.5, 1.0, 1.5, 2.0)  # pauses while an upload is processing: 5 s in all
-MIN_RETRY_AFTER = 1.0
 MAX_RETRY_AFTER = 24 * 3600.0
 _RETRYABLE_4XX = frozenset({408, 409, 425})
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -177,7 +176,7 @@ class MastodonPublisher:
         self.api_base = str(account.api_base).rstrip("/")
         token = account.credential("access_token")
         self.options = parse_options(account.id, account.options)
-        self._secrets = (token,) if len(token) >= 4 else ()
+        self._secrets = (token,)
         self._clock = clock
         self._sleep = sleep
         self._limits: InstanceLimits | None = None
@@ -219,7 +218,7 @@ class MastodonPublisher:
                 "defaults",
                 self.account_id,
                 self.api_base,
-                self._redacted(_describe(exc, self._session.last)),
+                scrub(_describe(exc, self._session.last), self._secrets),
             )
             limits = None
             self._limits_until = now + FAILURE_TTL
@@ -344,28 +343,13 @@ class MastodonPublisher:
             self.account_id,
             post.url,
             post.image.url if post.image else "",
-            self._redacted(why),
+            scrub(why, self._secrets),
         )
 
     # --- errors -----------------------------------------------------------------------------
 
     def _translated(self, exc: BaseException) -> PublishError:
-        error = _translate(exc, self._session.last)
-        message = self._redacted(str(error))
-        if message == str(error):
-            return error
-        return PublishError(
-            message,
-            platform=error.platform,
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            status=error.status,
-        )
-
-    def _redacted(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message
+        return redact_error(_translate(exc, self._session.last), self._secrets)
 
 
 # --- pure helpers ----------------------------------------------------------------------------
@@ -576,14 +560,10 @@ def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     reset = _timestamp(raw.strip())
     if reset is None:
         return None
-    base = now
     date = headers.get("Date")
-    if date:
-        try:
-            base = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            base = now
-    return min(max(reset - base, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
+    server_now = http_date(date, naive_as_local=True) if date else None
+    base = now if server_now is None else server_now
+    return clamp_wait(reset - base, high=MAX_RETRY_AFTER)
 
 
 def _timestamp(value: str) -> float | None:

@@ -27,16 +27,17 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import math
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-import urllib3.exceptions
 
 from bot.errors import BotError, ConfigError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import bool_option, clamp_wait, never_sent, redact_error
 from bot.textlen import extract_urls, length
 
 if TYPE_CHECKING:
@@ -100,9 +101,11 @@ class TelegramPublisher:
                 "from @BotFather (digits, a colon, then letters, digits, - and _)"
             )
         self.chat_id = _chat_id(account)
-        self.photo = _flag(account, "photo", default=False)
-        self.link_preview = _flag(account, "link_preview", default=True)
-        self.disable_notification = _flag(account, "disable_notification", default=False)
+        self.photo = bool_option(account, "photo", default=False, words=True)
+        self.link_preview = bool_option(account, "link_preview", default=True, words=True)
+        self.disable_notification = bool_option(
+            account, "disable_notification", default=False, words=True
+        )
         self._session = requests.Session()
 
     def live_spec(self) -> PlatformSpec:
@@ -252,16 +255,7 @@ class TelegramPublisher:
 
     def _redact(self, error: PublishError) -> PublishError:
         """``error`` without the token in its message (belt and braces: none is put there)."""
-        message = str(error)
-        if self._token not in message:
-            return error
-        return PublishError(
-            message.replace(self._token, "***"),
-            platform=error.platform,
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            status=error.status,
-        )
+        return redact_error(error, (self._token,), min_length=1)
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -306,18 +300,6 @@ def _chat_id(account: AccountConfig) -> int | str:
     raise ConfigError(f"{where} must be @channelname or a numeric chat id, not {raw!r}")
 
 
-def _flag(account: AccountConfig, name: str, *, default: bool) -> bool:
-    raw = account.options.get(name, default)
-    if isinstance(raw, bool):
-        return raw
-    value = str(raw).strip().lower()
-    if value in ("true", "yes", "on", "1"):
-        return True
-    if value in ("false", "no", "off", "0"):
-        return False
-    raise ConfigError(f"accounts.{account.id}.options.{name} must be true or false, not {raw!r}")
-
-
 # --- Telegram's answers ------------------------------------------------------------------------
 
 
@@ -339,7 +321,8 @@ def _translate(status: int, answer: dict[str, Any]) -> PublishError:
             f"Telegram flood limit ({said})",
             platform="telegram",
             retryable=True,
-            retry_after=max(float(wait), 1.0) if wait is not None else None,
+            # Telegram's own wait, not capped: a flood wait is as long as Telegram says.
+            retry_after=clamp_wait(float(wait), high=math.inf) if wait is not None else None,
             status=status,
         )
     if status >= 500:
@@ -377,7 +360,7 @@ def _translate(status: int, answer: dict[str, Any]) -> PublishError:
 def _translate_network(exc: requests.RequestException) -> PublishError:
     """No usable answer. Never quotes ``exc``: requests' messages contain the URL (the token)."""
     what = type(exc).__name__
-    if _never_sent(exc):
+    if never_sent(exc):
         return PublishError(f"cannot reach Telegram ({what})", platform="telegram", retryable=True)
     if isinstance(
         exc, requests.Timeout | requests.ConnectionError | requests.exceptions.ChunkedEncodingError
@@ -390,17 +373,3 @@ def _translate_network(exc: requests.RequestException) -> PublishError:
             retryable=False,
         )
     return PublishError(f"Telegram request failed ({what})", platform="telegram", retryable=False)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Whether the request certainly never reached Telegram (no connection was made)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
-        return False
-    cause = exc.args[0] if exc.args else None
-    # requests sends without retries: a failed connect is a MaxRetryError around a
-    # NewConnectionError (refused, DNS); a connection lost later is a bare ProtocolError.
-    return isinstance(cause, urllib3.exceptions.MaxRetryError) and isinstance(
-        cause.reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
-    )

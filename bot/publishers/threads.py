@@ -53,12 +53,12 @@ import requests
 from bot.errors import PublishError
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import clamp_wait, redact_error
 from bot.publishers.graph import (
     GraphAPIError,
     GraphSession,
     Service,
     may_have_taken_effect,
-    redact,
     translate,
 )
 
@@ -321,7 +321,7 @@ class ThreadsPublisher:
         if quota.usage <= 0 or len(ours) < quota.usage:
             return QUOTA_WAIT_UNKNOWN
         oldest = ours[-quota.usage]
-        return min(max(oldest + quota.duration - now, 1.0), quota.duration)
+        return clamp_wait(oldest + quota.duration - now, high=quota.duration)
 
     def _count_post(self) -> None:
         now = self._clock()
@@ -444,7 +444,7 @@ class ThreadsPublisher:
         secrets = [self._config_token]
         if self._state is not None:
             secrets.append(self._state.access_token)
-        return redact(error, secrets)
+        return redact_error(error, secrets)
 
     def close(self) -> None:
         self._graph.close()

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import email.utils
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -48,12 +46,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from bot import __version__
 from bot.errors import ConfigError, PublishError
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import (
+    bool_option,
+    clamp_wait,
+    http_date,
+    never_sent,
+    number,
+    redact_error,
+    scrub,
+)
 
 if TYPE_CHECKING:
     from bot.config import AccountConfig
@@ -115,7 +121,6 @@ SLACK_SECTION_MAX = 3000  # a section block's text
 SLACK_ALT_MAX = 2000  # an image element's alt_text
 
 USER_AGENT = f"syndbot/{__version__} (+https://github.com/syndbot/syndbot)"
-MIN_RETRY_AFTER = 1.0
 MAX_RETRY_AFTER = 24 * 3600.0
 MAX_ANSWER_BYTES = 1_000_000  # of an answer's body that is read
 _SHOWN_ANSWER = 200  # characters of an unexpected answer quoted in an error
@@ -155,7 +160,7 @@ class _SecretFilter(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError):
             message = f"{record.msg} {record.args}"
-        scrubbed = _scrub(message, secrets)
+        scrubbed = scrub(message, secrets, min_length=1)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         return True
@@ -213,12 +218,8 @@ def _settings(account: AccountConfig) -> _Settings:
             raise ConfigError(f"{where}.{name} must be a non-empty string")
         return value.strip()
 
-    embed = options.get("embed", True)
-    blocks = options.get("blocks", False)
-    for name, value in (("embed", embed), ("blocks", blocks)):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}.{name} must be true or false, not {value!r}")
-    assert isinstance(embed, bool) and isinstance(blocks, bool)
+    embed = bool_option(account, "embed", default=True)
+    blocks = bool_option(account, "blocks", default=False)
 
     username = text("username")
     if username is not None and len(username) > DISCORD_USERNAME_MAX:
@@ -578,7 +579,7 @@ class WebhookPublisher:
         """What a failed request means; never quotes ``exc`` (its text holds the URL)."""
         name = f"{_NAMES[self.kind]} webhook"
         what = type(exc).__name__
-        if _never_sent(exc):
+        if never_sent(exc, tls=True):
             return PublishError(
                 f"cannot reach the {name} ({what}); nothing was sent",
                 platform="webhook",
@@ -599,17 +600,7 @@ class WebhookPublisher:
         )
 
     def _redact(self, error: PublishError) -> PublishError:
-        message = str(error)
-        scrubbed = _scrub(message, self._secrets)
-        if scrubbed == message:
-            return error
-        return PublishError(
-            scrubbed,
-            platform=error.platform,
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            status=error.status,
-        )
+        return redact_error(error, self._secrets, min_length=1)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -702,7 +693,7 @@ def _http_error(
             f"{name} webhook rate limit reached ({said}){when}",
             platform="webhook",
             retryable=True,
-            retry_after=_clamp(wait) if wait is not None else None,
+            retry_after=clamp_wait(wait, high=MAX_RETRY_AFTER) if wait is not None else None,
             status=status,
         )
     if status >= 500:
@@ -729,17 +720,6 @@ def _http_error(
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Whether the request provably did not reach the server (so sending again is safe)."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-    return False
 
 
 def _read_capped(response: requests.Response, limit: int) -> bytes:
@@ -777,13 +757,9 @@ def _snippet(text: str) -> str:
 
 
 def _seconds(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
+    """A wait in seconds: a finite number, not negative (``Retry-After``'s delay-seconds)."""
+    seconds = number(value)
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _retry_after_header(
@@ -793,24 +769,8 @@ def _retry_after_header(
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None
-    seconds = _seconds(value.strip())
+    seconds = _seconds(value)
     if seconds is not None:
         return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(when.timestamp() - now(), 0.0)
-
-
-def _clamp(seconds: float) -> float:
-    return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    when = http_date(value)
+    return None if when is None else max(when - now(), 0.0)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 import urllib.parse
@@ -48,13 +47,14 @@ import requests
 import tweepy
 from requests_oauthlib import OAuth1
 
-from bot.errors import BotError, ConfigError, PublishError
+from bot.errors import BotError, PublishError
 from bot.media import PreparedImage, prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
+from bot.publishers.common import MAX_WAIT, bool_option, clamp_wait, number, redact_error, scrub
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
 
     from bot.config import AccountConfig
 
@@ -71,8 +71,7 @@ IMAGE_RETRIES = 2  # transient upload failures a post waits out before going wit
 IMAGE_MAX_WAIT = 15 * 60.0  # a rate-limited upload is waited for when it resets within this
 _RETRIES_KEPT = 1000  # idempotency keys remembered for IMAGE_RETRIES
 
-MIN_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 25 * 3600.0
+MAX_RETRY_AFTER = MAX_WAIT  # the cap on a rate limit's wait (clamp_wait's default)
 # (remaining, reset) header pairs of the windows a 429 may come from, in the order they are
 # reported. The 24-hour caps are not in X's docs but are sent (see platform-apis.md §1.3).
 _LIMIT_HEADERS = (
@@ -140,8 +139,8 @@ class XPublisher:
         creds = {name: account.credential(name) for name in CREDENTIAL_NAMES}
         self.account_id = account.id
         self.api_base = account.api_base or DEFAULT_API_BASE
-        self.images = _bool_option(account, "images", default=False)
-        self._secrets = tuple(v for v in creds.values() if len(v) >= 4)
+        self.images = bool_option(account, "images", default=False)
+        self._secrets = tuple(creds.values())
         self._client = tweepy.Client(**creds)
         self._client.session.close()  # tweepy's own session: unused, never opened
         self._session = _ApiSession(self.api_base, timeout)
@@ -184,7 +183,7 @@ class XPublisher:
                     idempotency_key,
                 )
                 return outcome
-            raise _redact(outcome, self._secrets) from exc
+            raise redact_error(outcome, self._secrets) from exc
         except (KeyError, TypeError) as exc:
             # A 2xx answer without a post id: X most likely created it. Retrying is safe
             # (a duplicate answer is recorded as sent).
@@ -299,7 +298,7 @@ class XPublisher:
                 retry_after=retry_after,
                 status=status,
             )
-            raise _redact(error, self._secrets)
+            raise redact_error(error, self._secrets)
         self._image_retries.forget(idempotency_key)
         self._without_image(post, reason)
         return None
@@ -321,7 +320,7 @@ class XPublisher:
             "x: account %s: the image of %s goes without alt text (%s)",
             self.account_id,
             post.url,
-            self._scrub(problem),
+            scrub(problem, self._secrets),
         )
 
     def _without_image(self, post: Post, reason: str) -> None:
@@ -329,13 +328,8 @@ class XPublisher:
             "x: account %s: posting %s without its image: %s",
             self.account_id,
             post.url,
-            self._scrub(reason),
+            scrub(reason, self._secrets),
         )
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 def _translate(exc: BaseException, *, now: float | None = None) -> PublishError | PublishResult:
@@ -406,27 +400,17 @@ def _retry_after(headers: Mapping[str, str], now: float) -> tuple[float | None, 
     """
     exhausted: list[tuple[float, str]] = []
     for remaining_name, reset_name, window in _LIMIT_HEADERS:
-        reset = _number(headers.get(reset_name))
-        if reset is not None and _number(headers.get(remaining_name)) == 0:
+        reset = number(headers.get(reset_name))
+        if reset is not None and number(headers.get(remaining_name)) == 0:
             exhausted.append((reset, window))
     if exhausted:
         reset, window = max(exhausted)
     else:
-        fallback = _number(headers.get("x-rate-limit-reset"))
+        fallback = number(headers.get("x-rate-limit-reset"))
         if fallback is None:
             return None, "no reset time given"
         reset, window = fallback, "15-minute limit"
-    return min(max(reset - now, MIN_RETRY_AFTER), MAX_RETRY_AFTER), window
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+    return clamp_wait(reset - now), window
 
 
 class _ImageRetries:
@@ -479,15 +463,6 @@ class _ImageRetries:
             log.debug("x: cannot keep image retry counts in %s: %s", self.path, exc)
 
 
-def _bool_option(account: AccountConfig, name: str, *, default: bool) -> bool:
-    value = account.options.get(name, default)
-    if not isinstance(value, bool):
-        raise ConfigError(
-            f"accounts.{account.id}.options.{name} must be true or false, not {value!r}"
-        )
-    return value
-
-
 def _refuses_media(exc: tweepy.HTTPException) -> bool:
     """X's 400 for a post whose ``media.media_ids`` it does not accept (unknown or expired)."""
     messages = [str(m).lower() for m in exc.api_messages]
@@ -516,19 +491,3 @@ def _problem(response: requests.Response) -> str:
             messages = [str(body["detail"])]
     said = "; ".join(messages) or str(response.reason or "no message")
     return said[:300]
-
-
-def _redact(error: PublishError, secrets: Collection[str]) -> PublishError:
-    """``error`` with any credential value blanked out of its message (belt and braces)."""
-    message = str(error)
-    if not any(s in message for s in secrets):
-        return error
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return PublishError(
-        message,
-        platform=error.platform,
-        retryable=error.retryable,
-        retry_after=error.retry_after,
-        status=error.status,
-    )
