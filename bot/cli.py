@@ -23,6 +23,7 @@ import click
 from bot import __version__
 from bot.config import Config, default_config_path, load_config
 from bot.errors import BotError, ConfigError
+from bot.flow import BudgetStatus, money
 from bot.models import Delivery, DeliveryState, Post
 from bot.pipeline import Pipeline, Preview
 from bot.store import Store
@@ -210,7 +211,10 @@ def once(config_path: str | None, log_level: str, force: bool) -> None:
     for r in polls:
         detail = f"{r.new} new of {r.items}" if r.status == "200" else (r.error or "")
         ctx.echo(f"source {r.source_id}: {r.status} {detail}".rstrip())
-    ctx.echo(f"sent {report.sent}, will retry {report.retried}, failed {report.failed}")
+    line = f"sent {report.sent}, will retry {report.retried}, failed {report.failed}"
+    if report.waiting or report.skipped:
+        line += f", waiting {report.waiting}, skipped {report.skipped}"
+    ctx.echo(line)
     if report.failed or any(r.status == "error" for r in polls):
         sys.exit(EXIT_FAILURE)
 
@@ -440,6 +444,9 @@ def repost(
             final = p.store.get_delivery(d.id)
             if final is not None and final.state == DeliveryState.SENT:
                 ctx.echo(f"posted to {d.account_id}: {final.remote_url or final.remote_id}")
+            elif final is not None and final.state == DeliveryState.SKIPPED:
+                ok = False
+                ctx.echo(f"{d.account_id}: skipped: {final.error}")
             elif final is not None and final.state == DeliveryState.QUEUED:
                 ctx.echo(
                     f"{d.account_id}: not posted yet ({final.error}); it stays queued as #{d.id}"
@@ -476,7 +483,11 @@ def _user() -> str:
 @click.option("--limit", default=50, show_default=True, help="How many deliveries to show.")
 @command_errors
 def queue(config_path: str | None, as_json: bool, limit: int) -> None:
-    """Show what is waiting to be posted: queued, held for an editor, or being sent."""
+    """Show what is waiting to be posted: queued, held for an editor, or being sent.
+
+    Each line shows when the post is due and why it waits (quiet hours, spacing, a cap,
+    approval, a platform's rate limit).
+    """
     ctx = Context(config_path, "warning")
     try:
         rows = ctx.pipeline.store.list_deliveries(
@@ -510,6 +521,11 @@ def history(config_path: str | None, as_json: bool, limit: int, account: str | N
         _print_deliveries(ctx, rows, as_json, when="updated")
         if not rows and not as_json:
             ctx.echo("nothing delivered yet")
+        if not as_json:
+            for a in ctx.config.accounts:
+                status = ctx.pipeline.budget_status(a.id) if account in (None, a.id) else None
+                if status is not None:
+                    ctx.echo(_budget_line(status))
     finally:
         ctx.close()
 
@@ -537,6 +553,8 @@ def _print_deliveries(ctx: Context, rows: Sequence[Delivery], as_json: bool, *, 
                         "text": d.text,
                         "not_before": d.not_before.isoformat(),
                         "attempts": d.attempts,
+                        "priority": d.priority,
+                        "cost": float(d.extra["cost"]) if "cost" in d.extra else None,
                         "remote_id": d.remote_id,
                         "remote_url": d.remote_url,
                         "error": d.error,
@@ -550,6 +568,8 @@ def _print_deliveries(ctx: Context, rows: Sequence[Delivery], as_json: bool, *, 
         stamp = d.not_before if when == "due" else (d.sent_at or d.updated_at or d.not_before)
         local = stamp.astimezone(ctx.config.tz).strftime("%Y-%m-%d %H:%M")
         extra = d.remote_url or d.remote_id or ""
+        if d.state is DeliveryState.SENT and "cost" in d.extra:
+            extra += f"  {money(float(d.extra['cost']))}"
         if d.error and d.state is not DeliveryState.SENT:
             extra = d.error
         purpose = "" if d.purpose == "auto" else f" [{d.purpose}]"
@@ -590,6 +610,109 @@ def retry(config_path: str | None, delivery_id: int) -> None:
         ctx.echo(f"delivery #{delivery_id} queued again")
     finally:
         ctx.close()
+
+
+@cli.command()
+@config_option
+@click.argument("delivery_id", type=int)
+@command_errors
+def approve(config_path: str | None, delivery_id: int) -> None:
+    """Release a held delivery (approval mode, or held after a crash): it is queued, due now.
+
+    The account's limits (quiet hours, spacing, caps, budget) still apply to it.
+    """
+    ctx = Context(config_path, "warning")
+    try:
+        if not ctx.pipeline.approve(delivery_id, actor=f"cli:{_user()}"):
+            raise BotError(f"delivery #{delivery_id} is not held (see `syndbot queue`)")
+        ctx.echo(f"delivery #{delivery_id} approved: queued")
+    finally:
+        ctx.close()
+
+
+@cli.command()
+@config_option
+@click.argument("delivery_id", type=int)
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    metavar="TIME",
+    help="New time (ISO 8601, e.g. 2026-12-01T08:00, in the config's time zone).",
+)
+@command_errors
+def reschedule(config_path: str | None, delivery_id: int, at: str) -> None:
+    """Move a queued or held delivery to another time (a held one stays held)."""
+    ctx = Context(config_path, "warning")
+    try:
+        when = _parse_when(at, ctx.config)
+        if not ctx.pipeline.reschedule(delivery_id, when, actor=f"cli:{_user()}"):
+            raise BotError(f"delivery #{delivery_id} is not queued or held (see `syndbot queue`)")
+        local = when.astimezone(ctx.config.tz).isoformat(timespec="minutes")
+        ctx.echo(f"delivery #{delivery_id} rescheduled to {local}")
+    finally:
+        ctx.close()
+
+
+@cli.command()
+@config_option
+@click.argument("delivery_id", type=int)
+@click.option(
+    "--text", required=True, help="The new text (the article's link is added if missing)."
+)
+@command_errors
+def edit(config_path: str | None, delivery_id: int, text: str) -> None:
+    """Replace the text of a queued or held delivery, fitted like a repost's.
+
+    The text is never cut: a text too long for the platform is refused.
+    """
+    from bot.summarizer import TextTooLong
+
+    ctx = Context(config_path, "warning")
+    try:
+        try:
+            post = ctx.pipeline.edit_text(delivery_id, text, actor=f"cli:{_user()}")
+        except TextTooLong as e:
+            raise BotError(f"delivery #{delivery_id}: {e}") from None
+        for line in _posts_text([post]):
+            ctx.echo(line)
+        ctx.echo(f"delivery #{delivery_id} edited")
+    finally:
+        ctx.close()
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+@command_errors
+def budget(config_path: str | None, as_json: bool) -> None:
+    """Show each account's spending this month against its budget (config time zone)."""
+    ctx = Context(config_path, "warning")
+    try:
+        shown = 0
+        for a in ctx.config.accounts:
+            status = ctx.pipeline.budget_status(a.id)
+            if status is None:
+                continue
+            shown += 1
+            if as_json:
+                row = asdict(status)
+                row["resets"] = status.resets.isoformat()
+                ctx.echo(json.dumps(row))
+            else:
+                ctx.echo(_budget_line(status))
+        if not shown and not as_json:
+            ctx.echo("no account has a budget (add `budget: {monthly: …}` to an account)")
+    finally:
+        ctx.close()
+
+
+def _budget_line(s: BudgetStatus) -> str:
+    return (
+        f"budget {s.account_id} {s.month}: {money(s.spent)} of {money(s.limit)} spent "
+        f"({s.posts} posts), {money(s.remaining)} left; the last {money(s.reserve)} "
+        "is kept for priority posts"
+    )
 
 
 @cli.command()

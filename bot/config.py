@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +27,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from bot.errors import ConfigError
@@ -70,8 +71,29 @@ def parse_size(value: object) -> int:
     raise ValueError(f"expected a size like 5MB or 512KiB, not {value!r}")
 
 
+def parse_share(value: object) -> float:
+    """``"10%"`` or a fraction like ``0.1`` -> 0.1."""
+    if isinstance(value, bool):
+        raise ValueError("expected a share like 10% or 0.1")
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            share = float(value.strip().removesuffix("%")) / 100
+        except ValueError:
+            raise ValueError(f"expected a share like 10% or 0.1, not {value!r}") from None
+    elif isinstance(value, int | float):
+        share = float(value)
+        if share > 1:
+            raise ValueError(f"{value} is more than the whole: write 10% or 0.1")
+    else:
+        raise ValueError(f"expected a share like 10% or 0.1, not {value!r}")
+    if not 0 <= share <= 1:
+        raise ValueError("a share is between 0% and 100%")
+    return share
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+Share = Annotated[float, BeforeValidator(parse_share)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,37 @@ class FirstRun:
         if self.mode == "since" and self.since:
             return f"since:{self.since.isoformat()}"
         return self.mode
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window, in the config's time zone, when an account does not post.
+
+    ``"23:00-06:00"`` crosses midnight; the end is excluded. Wall-clock times: the window
+    follows daylight-saving changes (see ``bot.flow``).
+    """
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, value: object) -> QuietHours:
+        if isinstance(value, QuietHours):
+            return value
+        m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", str(value))
+        if not m:
+            raise ValueError(f"quiet_hours must look like 23:00-06:00, not {value!r}")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise ValueError(f"quiet_hours has an impossible time: {value!r}") from None
+        if start == end:
+            raise ValueError("quiet_hours starts and ends at the same time")
+        return cls(start, end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 def _first_run(value: object) -> FirstRun:
@@ -239,6 +292,78 @@ class UtmSettings(_Strict):
         return {k: v for k, v in pairs.items() if v}
 
 
+class RouteWhere(_Strict):
+    """Conditions on an article; all given ones must hold."""
+
+    categories_any: tuple[str, ...] = ()
+    categories_all: tuple[str, ...] = ()
+    categories_none: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = ()  # words or phrases; any in the title (case-insensitive)
+    keywords_none: tuple[str, ...] = ()  # none of these in the title
+    title_matches: str | None = None  # a regular expression, case-insensitive
+
+    @field_validator("title_matches")
+    @classmethod
+    def _regex_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+
+class LimitSettings(_Strict):
+    """Flow control of one account, enforced from the ledger (it survives restarts).
+
+    Automatic posts that may not go now wait in the queue with the reason; none is dropped,
+    except one older than ``max_age`` when its turn comes (skipped, with the reason).
+    """
+
+    min_gap: Duration | None = None  # at least this long between two posts
+    per_hour: int | None = Field(default=None, ge=1)  # at most N posts in any 60 minutes
+    per_day: int | None = Field(default=None, ge=1)  # at most N posts in any 24 hours
+    quiet_hours: Annotated[QuietHours, BeforeValidator(QuietHours.parse)] | None = None
+    max_age: Duration | None = None  # skip an article older than this when its turn comes
+
+    @property
+    def caps(self) -> bool:
+        return bool(self.min_gap or self.per_hour or self.per_day)
+
+
+class PriorityRule(_Strict):
+    """Articles matching ``where`` get ``priority`` (higher goes first) and may bypass limits."""
+
+    where: RouteWhere
+    priority: int = Field(default=10, ge=-1000, le=1000)
+    ignore_quiet_hours: bool = False
+    ignore_caps: bool = False  # min_gap, per_hour and per_day
+
+
+class PriceList(_Strict):
+    """What one post costs on the platform (same currency as ``budget.monthly``)."""
+
+    post: float = Field(ge=0)
+    post_with_url: float = Field(ge=0)
+
+
+# Published write prices, per platform (reference/platform-apis.md §1.3: X pay-per-use,
+# 2026-04-20: $0.015 per post, $0.20 for a post with a URL).
+DEFAULT_PRICES: dict[str, PriceList] = {"x": PriceList(post=0.015, post_with_url=0.20)}
+
+
+class BudgetSettings(_Strict):
+    """A monthly spending limit for posts (calendar month in the config's time zone)."""
+
+    monthly: float = Field(ge=0)
+    prices: PriceList | None = None  # default: the platform's published prices (X)
+    # The last share of the month's budget is kept for posts whose priority is at least
+    # `reserve_for_priority`; other posts that would dip into it are skipped ("budget").
+    reserve: Share = 0.1
+    reserve_for_priority: int = 1
+
+
 class AccountConfig(_Strict):
     """A social account to post to."""
 
@@ -252,6 +377,26 @@ class AccountConfig(_Strict):
     max_length: int | None = Field(default=None, ge=1)  # lower the platform limit, never raise it
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     enabled: bool = True
+    limits: LimitSettings = LimitSettings()
+    priority: tuple[PriorityRule, ...] = ()  # the first matching rule applies
+    approval: Literal["none", "required"] = "none"  # required: new posts wait, held
+    budget: BudgetSettings | None = None
+
+    @model_validator(mode="after")
+    def _prices_known(self) -> AccountConfig:
+        if self.budget is not None and self.prices is None:
+            raise ValueError(
+                f"budget.prices is required for {self.platform} (syndbot knows the prices of: "
+                f"{', '.join(sorted(DEFAULT_PRICES))})"
+            )
+        return self
+
+    @property
+    def prices(self) -> PriceList | None:
+        """What posts cost on this account: the budget's prices, else the platform's own."""
+        if self.budget is not None and self.budget.prices is not None:
+            return self.budget.prices
+        return DEFAULT_PRICES.get(self.platform)
 
     @field_validator("platform")
     @classmethod
@@ -278,28 +423,6 @@ class AccountConfig(_Strict):
                 f"accounts.{self.id}.credentials.{name} is required for {self.platform}"
             )
         return secret.get_secret_value()
-
-
-class RouteWhere(_Strict):
-    """Conditions on an article; all given ones must hold."""
-
-    categories_any: tuple[str, ...] = ()
-    categories_all: tuple[str, ...] = ()
-    categories_none: tuple[str, ...] = ()
-    language: tuple[str, ...] = ()
-    keywords_any: tuple[str, ...] = ()  # words or phrases; any in the title (case-insensitive)
-    keywords_none: tuple[str, ...] = ()  # none of these in the title
-    title_matches: str | None = None  # a regular expression, case-insensitive
-
-    @field_validator("title_matches")
-    @classmethod
-    def _regex_ok(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"not a valid regular expression: {e}") from None
-        return v
 
 
 class RouteConfig(_Strict):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot import identity, router
+from bot import flow, identity, router
 from bot.config import AccountConfig, Config, SourceConfig
 from bot.errors import BotError, ConfigError, FetchError, ParseError, PublishError
 from bot.feeds import parse_feed
@@ -25,7 +25,7 @@ from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, Publish
 from bot.publishers import create_publisher, spec_for
 from bot.publishers.base import InDoubt, PlatformSpec, Publisher, PublisherContext
 from bot.scraper import article_from_item, parse_article
-from bot.store import NewDelivery, SourceState, Store, StoredArticle
+from bot.store import DueDelivery, NewDelivery, SourceState, Store, StoredArticle
 from bot.summarizer import compose
 from bot.textlen import length
 
@@ -59,6 +59,8 @@ class DeliverReport:
     failed: int = 0
     recovered: int = 0
     results: list[tuple[Delivery, str]] = field(default_factory=list)  # (delivery, outcome)
+    waiting: int = 0  # pushed back by flow control (quiet hours, spacing, caps)
+    skipped: int = 0  # skipped by flow control (max_age, budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +318,15 @@ class Pipeline:
                 state=DeliveryState.FAILED,
                 error=f"could not compose the post: {e}",
             )
-        return NewDelivery(account_id=account.id, text=post.text, url=post.url)
+        admission = flow.admit(account, article)
+        return NewDelivery(
+            account_id=account.id,
+            text=post.text,
+            url=post.url,
+            priority=admission.priority,
+            state=admission.state,
+            error=admission.note,
+        )
 
     def _source(self, source_id: str) -> SourceConfig | None:
         try:
@@ -377,41 +387,114 @@ class Pipeline:
         report.recovered = self.recover()
         enabled = [a.id for a in self.config.accounts if a.enabled]
         wanted = set(only) if only is not None else None
+        window = max([86400.0, *(a.limits.min_gap or 0.0 for a in self.config.accounts)])
         handled = 0
         while handled < limit and not (stop and stop.is_set()):
-            claimed = (
-                self.store.claim_due(
-                    now=self.clock(),
-                    owner=self.owner,
-                    lease=self.config.lease,
-                    limit=1,
-                    accounts=enabled,
-                )
-                if wanted is None
-                else self._claim_only(wanted)
+            now = self.clock()
+            step = self.store.claim_next(
+                now=now,
+                owner=self.owner,
+                lease=self.config.lease,
+                gate=self._gate(now),
+                since=now - timedelta(seconds=window),
+                month_start=flow.month_start(now, self.config.tz),
+                accounts=enabled if wanted is None else None,
+                ids=wanted,
             )
-            if not claimed:
-                break
-            for d in claimed:
-                outcome = self._send(d)
-                report.results.append((d, outcome))
-                if outcome == "sent":
-                    report.sent += 1
-                elif outcome == "retry":
-                    report.retried += 1
-                else:
-                    report.failed += 1
-                handled += 1
+            for d, wait in step.waiting:
+                report.waiting += 1
+                log.info(
+                    "delivery %d of %s to %s waits: %s", d.id, d.url, d.account_id, wait.reason
+                )
+            for d, skip in step.skipped:
+                report.skipped += 1
+                report.results.append((d, "skipped"))
+                log.warning(
+                    "delivery %d of %s to %s skipped: %s", d.id, d.url, d.account_id, skip.reason
+                )
+            if step.claimed is None:
+                if not step.decided:
+                    break
+                continue
+            d = step.claimed
+            outcome = self._send(d)
+            report.results.append((d, outcome))
+            if outcome == "sent":
+                report.sent += 1
+            elif outcome == "retry":
+                report.retried += 1
+            else:
+                report.failed += 1
+            handled += 1
         return report
 
-    def _claim_only(self, wanted: set[int]) -> list[Delivery]:
-        while wanted:
-            d = self.store.claim(
-                wanted.pop(), now=self.clock(), owner=self.owner, lease=self.config.lease
+    def _gate(self, now: datetime) -> Callable[[DueDelivery], flow.Decision]:
+        """Flow control for ``claim_next``: the account's limits, priority rules and budget
+        applied to one due delivery (pure; runs inside the store's transaction)."""
+        tz = self.config.tz
+
+        def gate(due: DueDelivery) -> flow.Decision:
+            d = due.delivery
+            try:
+                account = self.config.account(d.account_id)
+            except KeyError:
+                return flow.Send()  # _send fails it, naming the missing account
+            candidate = self._candidate(due, account)
+            decision = flow.decide(
+                now,
+                candidate,
+                limits=account.limits,
+                history=due.history,
+                tz=tz,
+                budget=account.budget,
             )
-            if d is not None:
-                return [d]
-        return []
+            if isinstance(decision, flow.Skip) and decision.rule == "max_age" and due.released():
+                decision = flow.decide(
+                    now,
+                    dataclasses.replace(candidate, released=True),
+                    limits=account.limits,
+                    history=due.history,
+                    tz=tz,
+                    budget=account.budget,
+                )
+            return decision
+
+        return gate
+
+    @staticmethod
+    def _candidate(due: DueDelivery, account: AccountConfig) -> flow.Candidate:
+        d = due.delivery
+        stored = due.article
+        article = stored.article if stored is not None else None
+        rule = flow.priority_rule(account.priority, article) if article is not None else None
+        born = None
+        if stored is not None:
+            born = (article.published if article else None) or stored.item.published
+            born = born or stored.first_seen
+        prices = account.prices
+        return flow.Candidate(
+            id=d.id,
+            priority=d.priority,
+            cost=flow.post_cost(d.text, prices, spec_for(account).counting) if prices else None,
+            born=born,
+            ignore_quiet_hours=rule.ignore_quiet_hours if rule else False,
+            ignore_caps=rule.ignore_caps if rule else False,
+            repost=d.purpose != "auto",
+        )
+
+    def budget_status(self, account_id: str) -> flow.BudgetStatus | None:
+        """The account's spending this month (config time zone), or None without a budget.
+        An unknown account raises ``BotError``."""
+        account = self._account(account_id)
+        if account.budget is None:
+            return None
+        now = self.clock()
+        spent, posts = self.store.month_spend(
+            account.id, since=flow.month_start(now, self.config.tz)
+        )
+        return flow.budget_status(
+            account.id, account.budget, spent=spent, posts=posts, now=now, tz=self.config.tz
+        )
 
     def spec(self, account: AccountConfig) -> PlatformSpec:
         """The account's platform facts, from the server when the publisher can ask it
@@ -662,6 +745,7 @@ class Pipeline:
             actor=actor,
             not_before=self.clock(),
             allowed_from=(DeliveryState.HELD, DeliveryState.PENDING),
+            error=f"approved by {actor}",
         )
 
     def reschedule(self, delivery_id: int, when: datetime, *, actor: str) -> bool:
@@ -708,14 +792,15 @@ class Pipeline:
         return post
 
     def retry(self, delivery_id: int, *, actor: str) -> bool:
-        """Put a failed or held delivery back in the queue, due now."""
+        """Put a failed, held or skipped delivery back in the queue, due now (a post skipped
+        for its age goes regardless of ``max_age``; the budget still applies)."""
         return self.store.set_delivery_state(
             delivery_id,
             DeliveryState.QUEUED,
             now=self.clock(),
             actor=actor,
             not_before=self.clock(),
-            allowed_from=(DeliveryState.FAILED, DeliveryState.HELD),
+            allowed_from=(DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.SKIPPED),
         )
 
 

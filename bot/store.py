@@ -14,11 +14,18 @@ What makes "exactly once" true (see ARCHITECTURE.md):
   lease); the platform call happens outside any transaction; the result is recorded right after.
   A lease that expires while ``sending`` means the process died mid-call: the delivery goes back
   to the queue when the platform deduplicates, or to ``held`` for an editor when it does not.
+* Flow control (``claim_next``) decides and claims in the same transaction, from the ledger's
+  own history of the account (sent and in-flight posts, the month's recorded cost), so spacing,
+  caps and budgets hold across restarts and between several daemons: SQLite serialises the
+  transaction (``BEGIN IMMEDIATE``); PostgreSQL takes a per-account advisory lock. The cost of
+  a post is written when it is claimed (so a post in flight counts against the budget) and
+  cleared if it fails.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -35,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from bot.errors import StoreError
+from bot.flow import Decision, History, Planned, Send, Skip, Wait
 from bot.models import (
     Article,
     Delivery,
@@ -271,6 +279,35 @@ class Event:
     delivery_id: int | None
     account_id: str | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A due delivery offered to a flow-control gate, with what it needs to decide.
+
+    ``released()`` says whether an editor approved, retried or rescheduled it (read lazily)."""
+
+    delivery: Delivery
+    article: StoredArticle | None
+    history: History
+    released: Callable[[], bool]
+
+
+Gate = Callable[[DueDelivery], Decision]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStep:
+    """What one ``claim_next`` did: the delivery claimed to send now (if any), and those it
+    pushed back or skipped on the way."""
+
+    claimed: Delivery | None = None
+    waiting: tuple[tuple[Delivery, Wait], ...] = ()
+    skipped: tuple[tuple[Delivery, Skip], ...] = ()
+
+    @property
+    def decided(self) -> int:
+        return (self.claimed is not None) + len(self.waiting) + len(self.skipped)
 
 
 # --- (de)serialising domain objects ----------------------------------------------------------
@@ -518,7 +555,9 @@ class Store:
                 chosen = select_new([it for it, _ in fresh])
             order = sorted(
                 range(len(fresh)),
-                key=lambda i: (fresh[i][0].published or now, i),
+                # Same date (feeds give seconds at best): feeds list the newest first, so the
+                # later in the feed, the older; a burst is then posted in publishing order.
+                key=lambda i: (fresh[i][0].published or now, -i),
             )
             for i in order:
                 item, keys = fresh[i]
@@ -845,6 +884,189 @@ class Store:
             ).rowcount
             return self._get_delivery(conn, delivery_id) if done else None
 
+    def claim_next(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease: float,
+        gate: Gate,
+        since: datetime,
+        month_start: datetime,
+        accounts: Iterable[str] | None = None,
+        ids: Iterable[int] | None = None,
+        scan: int = 20,
+    ) -> ClaimStep:
+        """Offer due deliveries to ``gate`` in claim order (priority, due time, age) and claim
+        the first it lets go; those it pushes back get the new ``not_before`` and the reason in
+        ``error``; those it skips become ``skipped``. All in one transaction, so two daemons
+        never both decide from the same history.
+
+        ``gate`` runs inside the transaction and must not use the store. Each delivery's
+        history covers sends since ``since`` and the cost recorded since ``month_start``.
+        """
+        waiting: list[tuple[Delivery, Wait]] = []
+        skipped: list[tuple[Delivery, Skip]] = []
+        with self._tx() as conn:
+            q = (
+                sa.select(deliveries)
+                .where(
+                    deliveries.c.state == str(DeliveryState.QUEUED), deliveries.c.not_before <= now
+                )
+                .order_by(deliveries.c.priority.desc(), deliveries.c.not_before, deliveries.c.id)
+                .limit(scan)
+            )
+            if accounts is not None:
+                q = q.where(deliveries.c.account_id.in_(list(accounts)))
+            if ids is not None:
+                q = q.where(deliveries.c.id.in_(list(ids)))
+            if not self.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            histories: dict[str, History] = {}
+            busy: set[str] = set()
+            for row in conn.execute(q).mappings().all():
+                d = _delivery(row)
+                if d.account_id in busy:
+                    continue
+                history = histories.get(d.account_id)
+                if history is None:
+                    if not self._lock_account(conn, d.account_id):
+                        busy.add(d.account_id)  # another daemon is deciding for it
+                        continue
+                    history = self._history(conn, d.account_id, now, since, month_start)
+                due = DueDelivery(
+                    delivery=d,
+                    article=self._get_article(conn, d.article_id),
+                    history=history,
+                    released=functools.partial(self._released, conn, d.id),
+                )
+                decision = gate(due)
+                if isinstance(decision, Send):
+                    done = conn.execute(
+                        deliveries.update()
+                        .where(
+                            deliveries.c.id == d.id,
+                            deliveries.c.state == str(DeliveryState.QUEUED),
+                        )
+                        .values(
+                            state=str(DeliveryState.SENDING),
+                            lease_owner=owner,
+                            lease_until=now + timedelta(seconds=lease),
+                            attempts=deliveries.c.attempts + 1,
+                            cost=decision.cost,
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    if done:
+                        claimed = self._get_delivery(conn, d.id)
+                        return ClaimStep(claimed, tuple(waiting), tuple(skipped))
+                elif isinstance(decision, Wait):
+                    until = max(decision.until, now + timedelta(seconds=1))
+                    conn.execute(
+                        deliveries.update()
+                        .where(deliveries.c.id == d.id)
+                        .values(not_before=until, error=decision.reason, updated_at=now)
+                    )
+                    histories[d.account_id] = history.plus_planned(Planned(until, d.priority, d.id))
+                    waiting.append((d, Wait(until, decision.reason)))
+                    continue
+                else:
+                    conn.execute(
+                        deliveries.update()
+                        .where(deliveries.c.id == d.id)
+                        .values(
+                            state=str(DeliveryState.SKIPPED), error=decision.reason, updated_at=now
+                        )
+                    )
+                    self._event(
+                        conn,
+                        now,
+                        "system",
+                        str(DeliveryState.SKIPPED),
+                        d.article_id,
+                        d.id,
+                        d.account_id,
+                        decision.reason,
+                    )
+                    skipped.append((d, decision))
+                histories[d.account_id] = history
+        return ClaimStep(None, tuple(waiting), tuple(skipped))
+
+    def _lock_account(self, conn: Connection, account_id: str) -> bool:
+        """Serialise flow decisions per account. SQLite's BEGIN IMMEDIATE already does; on
+        PostgreSQL a transaction-scoped advisory lock, skipped when another holder has it."""
+        if self.is_sqlite:
+            return True
+        digest = hashlib.sha256(f"syndbot:account:{account_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar())
+
+    @staticmethod
+    def _history(
+        conn: Connection, account_id: str, now: datetime, since: datetime, month_start: datetime
+    ) -> History:
+        sent = deliveries.c.state == str(DeliveryState.SENT)
+        sending = deliveries.c.state == str(DeliveryState.SENDING)
+        mine = deliveries.c.account_id == account_id
+        sends = conn.execute(
+            sa.select(deliveries.c.sent_at).where(mine, sent, deliveries.c.sent_at >= since)
+        ).scalars()
+        in_flight = conn.execute(sa.select(deliveries.c.updated_at).where(mine, sending)).scalars()
+        planned = conn.execute(
+            sa.select(deliveries.c.not_before, deliveries.c.priority, deliveries.c.id).where(
+                mine,
+                deliveries.c.state == str(DeliveryState.QUEUED),
+                deliveries.c.not_before > now,
+            )
+        ).all()
+        spent = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(deliveries.c.cost), 0.0)).where(
+                mine, sa.or_(sa.and_(sent, deliveries.c.sent_at >= month_start), sending)
+            )
+        ).scalar_one()
+        return History(
+            sends=tuple(sorted([*sends, *in_flight])),
+            planned=tuple(Planned(r.not_before, r.priority, r.id) for r in planned),
+            spent=float(spent),
+        )
+
+    @staticmethod
+    def _released(conn: Connection, delivery_id: int) -> bool:
+        """Whether a person (not the system) put this delivery in the queue again."""
+        return (
+            conn.execute(
+                sa.select(events.c.id)
+                .where(
+                    events.c.delivery_id == delivery_id,
+                    events.c.action == str(DeliveryState.QUEUED),
+                    events.c.actor.not_in(["system", "auto"]),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def month_spend(self, account_id: str, *, since: datetime) -> tuple[float, int]:
+        """The cost recorded for the account's posts sent (or being sent) since ``since``,
+        and how many they are."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(deliveries.c.cost), 0.0), sa.func.count()
+                ).where(
+                    deliveries.c.account_id == account_id,
+                    deliveries.c.cost.is_not(None),
+                    sa.or_(
+                        sa.and_(
+                            deliveries.c.state == str(DeliveryState.SENT),
+                            deliveries.c.sent_at >= since,
+                        ),
+                        deliveries.c.state == str(DeliveryState.SENDING),
+                    ),
+                )
+            ).one()
+        return float(row[0]), int(row[1])
+
     def recover_expired(self, *, now: datetime, policy: Callable[[str], InDoubt]) -> int:
         """Deal with deliveries whose lease ran out while ``sending`` (the sender died).
 
@@ -877,6 +1099,7 @@ class Store:
                         lease_owner=None,
                         lease_until=None,
                         error=note,
+                        cost=None,
                         updated_at=now,
                     )
                 ).rowcount
@@ -951,7 +1174,12 @@ class Store:
         return self._finish(
             delivery_id,
             owner,
-            {"state": str(DeliveryState.QUEUED), "error": error, "not_before": not_before},
+            {
+                "state": str(DeliveryState.QUEUED),
+                "error": error,
+                "not_before": not_before,
+                "cost": None,
+            },
             now=now,
             action="retry",
             detail=f"{error} (next try {not_before.isoformat(timespec='seconds')})",
@@ -961,7 +1189,7 @@ class Store:
         return self._finish(
             delivery_id,
             owner,
-            {"state": str(DeliveryState.FAILED), "error": error},
+            {"state": str(DeliveryState.FAILED), "error": error, "cost": None},
             now=now,
             action="failed",
             detail=error,
@@ -1150,7 +1378,17 @@ def _delivery(r: Any) -> Delivery:
         sent_at=r["sent_at"],
         lease_owner=r["lease_owner"],
         lease_until=r["lease_until"],
+        extra=_extra(r),
     )
+
+
+def _extra(r: Any) -> dict[str, str]:
+    """Ledger columns the Delivery dataclass has no field for: ``cost`` (what the platform
+    charged, e.g. ``"0.2"``) and ``created_by`` (``auto``, ``cli:ana``, ``web:ana``)."""
+    out = {"created_by": str(r["created_by"])}
+    if r["cost"] is not None:
+        out["cost"] = repr(float(r["cost"]))
+    return out
 
 
 def _pk(result: sa.CursorResult[Any]) -> int:
