@@ -205,6 +205,7 @@ def once(config_path: str | None, log_level: str, force: bool) -> None:
         p = ctx.pipeline
         polls = [p.poll(s, force=force) for s in ctx.config.sources if s.enabled]
         p.process_new(limit=100_000)
+        p.recheck_unpublished()
         report = p.deliver_due()
     finally:
         ctx.close()

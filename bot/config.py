@@ -381,6 +381,9 @@ class AccountConfig(_Strict):
     priority: tuple[PriorityRule, ...] = ()  # the first matching rule applies
     approval: Literal["none", "required"] = "none"  # required: new posts wait, held
     budget: BudgetSettings | None = None
+    # When a posted article disappears from the site (404/410 twice, `recheck.every` apart):
+    # keep the social copies, or delete them where the platform allows it.
+    on_unpublish: Literal["keep", "delete"] = "keep"
 
     @model_validator(mode="after")
     def _prices_known(self) -> AccountConfig:
@@ -441,6 +444,14 @@ class RetrySettings(_Strict):
     give_up_after: Duration = 86400.0
 
 
+class RecheckSettings(_Strict):
+    """Looking again at recently posted articles, to notice one that was unpublished."""
+
+    every: Duration = 1800.0  # how often an article is looked at again (and the confirmation gap)
+    window: Duration = 7 * 86400.0  # for how long after it was first seen
+    enabled: bool = True
+
+
 class WebConfig(_Strict):
     """The editors' web UI (``syndbot web``, or inside ``syndbot run`` when enabled)."""
 
@@ -462,6 +473,7 @@ class Config(_Strict):
     deliver_every: Duration = 5.0
     lease: Duration = 300.0
     retry: RetrySettings = RetrySettings()
+    recheck: RecheckSettings = RecheckSettings()
     web: WebConfig = WebConfig()
     sources: tuple[SourceConfig, ...] = ()
     accounts: tuple[AccountConfig, ...] = ()

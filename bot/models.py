@@ -98,10 +98,17 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    DELETED = "deleted"  # was sent; the copy was deleted because the article was unpublished
 
 
 FINAL_STATES = frozenset(
-    {DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SKIPPED, DeliveryState.CANCELLED}
+    {
+        DeliveryState.SENT,
+        DeliveryState.FAILED,
+        DeliveryState.SKIPPED,
+        DeliveryState.CANCELLED,
+        DeliveryState.DELETED,
+    }
 )
 
 

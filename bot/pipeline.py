@@ -7,6 +7,7 @@ nothing ever calls a platform SDK directly. Time comes from ``clock`` so tests c
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -361,6 +362,151 @@ class Pipeline:
         return hosts
 
     # -- delivering -----------------------------------------------------------------------------
+
+    # -- unpublished articles -------------------------------------------------------------------
+
+    def recheck_unpublished(self) -> int:
+        """Look again at recently posted articles. One that answers 404/410 has its pending
+        posts cancelled at once; when it is still gone ``recheck.every`` later, its copies are
+        deleted on accounts with ``on_unpublish: delete`` whose platform can delete. Errors,
+        timeouts and 5xx never count as gone. Returns how many articles were confirmed gone."""
+        r = self.config.recheck
+        if not r.enabled:
+            return 0
+        now = self.clock()
+        confirmed = 0
+        for stored in self.store.articles_to_recheck(now=now, every=r.every, window=r.window):
+            gone = self._is_gone(stored)
+            if gone is None:
+                continue
+            since = self.store.mark_checked(stored.id, now=now, gone=gone)
+            if since is None:
+                continue
+            self._cancel_pending(stored)
+            if (now - since).total_seconds() >= r.every and self._delete_copies(stored):
+                self.store.mark_article(
+                    stored.id,
+                    "unpublished",
+                    now=now,
+                    note=f"gone from the site since {since.isoformat(timespec='minutes')}",
+                )
+                confirmed += 1
+        return confirmed
+
+    def _is_gone(self, stored: StoredArticle) -> bool | None:
+        """True on 404/410 (or a REST post no longer published), False when the article is
+        there, None when we cannot tell (an error, a timeout, a 5xx)."""
+        source = self._source(stored.source_id)
+        article = stored.article
+        try:
+            if source is not None and source.type == "wordpress" and article and article.wp_post_id:
+                from bot.wordpress import posts_endpoint
+
+                endpoint = posts_endpoint(source.feed)
+                url = (
+                    f"{endpoint}/{article.wp_post_id}"
+                    if "?" not in endpoint
+                    else endpoint.replace("/wp/v2/posts", f"/wp/v2/posts/{article.wp_post_id}")
+                )
+                body = self.fetcher.fetch(url, auth=source.auth, accept="application/json").content
+                status = json.loads(body).get("status", "publish") if body else "publish"
+                return status not in ("publish", "future")
+            url = article.url if article else stored.url
+            self.fetcher.fetch(url, allowed_hosts=self._hosts_for(source, url))
+            return False
+        except FetchError as e:
+            if e.status in (404, 410):
+                return True
+            log.debug("article %s: cannot tell whether it is still online (%s)", stored.url, e)
+            return None
+        except (ValueError, AttributeError):
+            return None
+
+    def _cancel_pending(self, stored: StoredArticle) -> None:
+        pending = (DeliveryState.QUEUED, DeliveryState.HELD, DeliveryState.PENDING)
+        for d in self.store.list_deliveries(article_id=stored.id, states=pending, limit=1000):
+            if self.store.set_delivery_state(
+                d.id,
+                DeliveryState.CANCELLED,
+                now=self.clock(),
+                actor="system",
+                allowed_from=pending,
+                error="the article is no longer on the site (404/410)",
+            ):
+                log.warning(
+                    "article %s is gone from the site: post %d to %s cancelled",
+                    stored.url,
+                    d.id,
+                    d.account_id,
+                )
+
+    def _delete_copies(self, stored: StoredArticle) -> bool:
+        """Delete the article's copies where asked and possible. False when a deletion must be
+        tried again later (a retryable error)."""
+        done = True
+        for d in self.store.list_deliveries(
+            article_id=stored.id, states=[DeliveryState.SENT], limit=1000
+        ):
+            try:
+                account = self.config.account(d.account_id)
+            except KeyError:
+                continue
+            if account.on_unpublish != "delete":
+                continue
+            spec = self.spec(account)  # live: a webhook can delete or not depending on its kind
+            publisher = self._publisher(account)
+            delete = getattr(publisher, "delete", None)
+            if not spec.can_delete or delete is None or not d.remote_id:
+                self.store.log_event(
+                    now=self.clock(),
+                    actor="system",
+                    action="not_deleted",
+                    article_id=stored.id,
+                    delivery_id=d.id,
+                    account_id=account.id,
+                    detail=f"{account.platform} does not allow syndbot to delete posts; remove it by hand",
+                )
+                continue
+            try:
+                delete(d.remote_id)
+            except PublishError as e:
+                if e.retryable:
+                    done = False
+                    log.warning(
+                        "article %s: deleting post %d on %s failed, will retry: %s",
+                        stored.url,
+                        d.id,
+                        account.id,
+                        e,
+                    )
+                else:
+                    self.store.log_event(
+                        now=self.clock(),
+                        actor="system",
+                        action="delete_failed",
+                        article_id=stored.id,
+                        delivery_id=d.id,
+                        account_id=account.id,
+                        detail=str(e),
+                    )
+                    log.error(
+                        "article %s: could not delete post %d on %s: %s",
+                        stored.url,
+                        d.id,
+                        account.id,
+                        e,
+                    )
+                continue
+            self.store.mark_deleted(
+                d.id, now=self.clock(), detail="deleted: the article was unpublished from the site"
+            )
+            log.warning(
+                "article %s was unpublished: deleted its copy on %s (%s)",
+                stored.url,
+                account.id,
+                d.remote_url or d.remote_id,
+            )
+        return done
 
     def recover(self) -> int:
         """Put deliveries left ``sending`` by a dead process back in line (or hold them)."""

@@ -1,7 +1,8 @@
 """The daemon: APScheduler runs the pipeline's jobs. Nothing else imports apscheduler.
 
 Jobs: one ``poll:<source>`` per enabled source (its interval, with jitter; the first poll runs
-at start), and one ``deliver`` job that processes new articles and sends what is due. A poll that
+at start), one ``deliver`` job that processes new articles and sends what is due, and one
+``recheck`` job that notices unpublished articles. A poll that
 finds new articles wakes the deliver job at once. SIGTERM and SIGINT stop the daemon cleanly: no
 new job starts, the post being sent is finished and recorded, then the process exits.
 """
@@ -55,6 +56,14 @@ class Daemon:
                 name=f"poll {source.id}",
                 next_run_time=now,
             )
+        if config.recheck.enabled:
+            self._scheduler.add_job(
+                self._recheck_job,
+                IntervalTrigger(seconds=min(config.recheck.every, 300.0), timezone="UTC"),
+                id="recheck",
+                name="recheck unpublished articles",
+                next_run_time=now + timedelta(seconds=5),
+            )
         self._scheduler.add_job(
             self._deliver_job,
             IntervalTrigger(seconds=config.deliver_every, timezone="UTC"),
@@ -82,6 +91,14 @@ class Daemon:
                 self.pipeline.deliver_due(stop=self.stopping)
         except Exception:
             log.exception("deliver job failed")
+
+    def _recheck_job(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self.pipeline.recheck_unpublished()
+        except Exception:
+            log.exception("recheck job failed")
 
     def wake_delivery(self) -> None:
         """Run the deliver job now (new articles or a repost are waiting)."""

@@ -113,6 +113,8 @@ articles = sa.Table(
     sa.Column("article", sa.Text),  # Article as JSON, once scraped
     sa.Column("content_hash", sa.String(64)),
     sa.Column("note", sa.Text),
+    sa.Column("checked_at", UTCDateTime),  # last look at the page after posting
+    sa.Column("gone_since", UTCDateTime),  # first 404/410 of the current run of them
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_articles_state", "state"),
@@ -214,7 +216,17 @@ def _v3_desk(conn: Connection) -> None:
     api_tokens.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_first_schema, _v2_source_cursor, _v3_desk]
+def _v4_unpublish(conn: Connection) -> None:
+    _add_column(conn, "articles", "checked_at", "TIMESTAMP")
+    _add_column(conn, "articles", "gone_since", "TIMESTAMP")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_first_schema,
+    _v2_source_cursor,
+    _v3_desk,
+    _v4_unpublish,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -1276,6 +1288,63 @@ class Store:
                 )
         return bool(done)
 
+    # -- unpublished articles ---------------------------------------------------------------
+
+    def articles_to_recheck(
+        self, *, now: datetime, every: float, window: float, limit: int = 50
+    ) -> list[StoredArticle]:
+        """Articles first seen within ``window`` that have a live or pending delivery
+        and were not looked at in the last ``every`` seconds, least recently checked first."""
+        live = [str(s) for s in (DeliveryState.SENT, DeliveryState.QUEUED, DeliveryState.HELD)]
+        has_delivery = (
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.article_id == articles.c.id, deliveries.c.state.in_(live))
+            .exists()
+        )
+        q = (
+            sa.select(articles.c.id)
+            .where(
+                articles.c.state.in_(("routed", "seen")),
+                articles.c.first_seen >= now - timedelta(seconds=window),
+                sa.or_(
+                    articles.c.checked_at.is_(None),
+                    articles.c.checked_at <= now - timedelta(seconds=every),
+                ),
+                has_delivery,
+            )
+            .order_by(articles.c.checked_at.is_not(None), articles.c.checked_at, articles.c.id)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            ids = list(conn.execute(q).scalars())
+            return [a for i in ids if (a := self._get_article(conn, i)) is not None]
+
+    def mark_checked(self, article_id: int, *, now: datetime, gone: bool) -> datetime | None:
+        """Record a look at an article's page; returns since when it has been gone (None if it
+        is there)."""
+        with self._tx() as conn:
+            since = conn.execute(
+                sa.select(articles.c.gone_since).where(articles.c.id == article_id)
+            ).scalar()
+            since = (since or now) if gone else None
+            conn.execute(
+                articles.update()
+                .where(articles.c.id == article_id)
+                .values(checked_at=now, gone_since=since)
+            )
+        return since
+
+    def mark_deleted(self, delivery_id: int, *, now: datetime, detail: str) -> bool:
+        """A sent delivery whose copy was deleted on the platform."""
+        return self.set_delivery_state(
+            delivery_id,
+            DeliveryState.DELETED,
+            now=now,
+            actor="system",
+            allowed_from=(DeliveryState.SENT,),
+            error=detail,
+        )
+
     def get_delivery(self, delivery_id: int) -> Delivery | None:
         with self._tx() as conn:
             return self._get_delivery(conn, delivery_id)
@@ -1347,6 +1416,21 @@ class Store:
                 detail=detail,
             )
         )
+
+    def log_event(
+        self,
+        *,
+        now: datetime,
+        actor: str,
+        action: str,
+        article_id: int | None = None,
+        delivery_id: int | None = None,
+        account_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Add a line to the audit log."""
+        with self._tx() as conn:
+            self._event(conn, now, actor, action, article_id, delivery_id, account_id, detail)
 
     def list_events(self, *, limit: int = 100, delivery_id: int | None = None) -> list[Event]:
         q = sa.select(events).order_by(events.c.id.desc()).limit(limit)

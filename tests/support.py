@@ -70,6 +70,7 @@ def write_config(
     template: str = "{title} {hashtags} {url}",
     extra_accounts: list[dict[str, Any]] | None = None,
     extra_sources: list[dict[str, Any]] | None = None,
+    account: dict[str, Any] | None = None,
     routes: list[dict[str, Any]] | None = None,
     **top: Any,
 ) -> Path:
@@ -104,6 +105,7 @@ def write_config(
                 },
                 "template": template,
                 "hashtags": {"max": 2, "map": {"English": None}},
+                **(account or {}),
             },
             *(extra_accounts or []),
         ],

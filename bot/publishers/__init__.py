@@ -37,12 +37,15 @@ def publisher_class(platform: str) -> type[Publisher]:
 def spec_for(account: AccountConfig) -> PlatformSpec:
     """The account's platform facts, with the account's own ``max_length`` applied (never raised).
 
-    A ``console`` account counts like the platform named in ``options.like`` (default ``x``).
+    A ``console`` account counts like the platform named in ``options.like`` (default ``x``),
+    and can always "delete" (it prints what would be deleted).
     """
     platform = account.platform
     if platform == "console":
         platform = str(account.options.get("like", "x"))
     spec = publisher_class(platform).spec
+    if account.platform == "console" and not spec.can_delete:
+        spec = dataclasses.replace(spec, can_delete=True)
     if account.max_length is not None and account.max_length < spec.max_length:
         spec = dataclasses.replace(spec, max_length=account.max_length)
     return spec

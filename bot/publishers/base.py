@@ -23,7 +23,8 @@ class PlatformSpec:
     """Limits and counting rules, readable without calling the platform.
 
     ``counting`` names the rule in ``bot.textlen``; ``url_length`` is what any URL counts
-    (``None`` = its real length).
+    (``None`` = its real length). ``can_delete``: the publisher has ``delete`` and the
+    platform lets it take a post down (``on_unpublish: delete``).
     """
 
     name: str
@@ -32,6 +33,7 @@ class PlatformSpec:
     url_length: int | None
     in_doubt: InDoubt
     supports_images: bool = False
+    can_delete: bool = False
 
 
 def _no_images(url: str) -> bytes:
@@ -61,6 +63,12 @@ class Publisher(Protocol):
     A publisher whose limits depend on the server (Mastodon's per-instance length) may also
     define ``live_spec(self) -> PlatformSpec``: it may do I/O, must cache, and returns
     ``spec`` when the server cannot be asked. The pipeline uses it when composing.
+
+    A publisher whose ``spec`` (or ``live_spec()``) says ``can_delete`` also defines
+    ``delete(self, remote_id: str) -> None`` (see ``Deleter``): it takes down the post the
+    platform gave ``remote_id`` for (``PublishResult.remote_id``). A post that is already gone
+    counts as deleted: no error. Anything else raises ``PublishError``, retryable or not as for
+    ``publish``.
     """
 
     spec: ClassVar[PlatformSpec]
@@ -68,3 +76,20 @@ class Publisher(Protocol):
     def publish(self, post: Post, *, idempotency_key: str) -> PublishResult: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Deleter(Protocol):
+    """The optional part of a ``Publisher`` that takes its posts down again.
+
+    ``delete(remote_id)`` returns once the post is gone, whether this call removed it or it
+    was gone already (deleted by hand, or by an earlier attempt whose answer was lost): calling
+    it twice is safe. It raises ``bot.errors.PublishError`` when the platform refuses (bad
+    credentials, no permission, too old to delete: ``retryable=False``) or fails in a way that
+    passes (5xx, rate limit, timeout: ``retryable=True``). It logs what it did.
+
+    Use it only when the account's spec says ``can_delete``: some publishers define the
+    method for every account but can delete for some only (webhooks: Discord, not Slack).
+    """
+
+    def delete(self, remote_id: str) -> None: ...

@@ -44,6 +44,13 @@ thumbnail — loaded through ``context.load_image``, re-encoded under 1,000,000 
 pixels by ``bot.media.prepare_image``, uploaded with ``uploadBlob``. An image that cannot be
 loaded, prepared or uploaded leaves a card without a thumbnail; a rate limit or a credentials
 error on the upload stops the post (the create would meet it too).
+
+Deleting (``on_unpublish: delete``): ``com.atproto.repo.deleteRecord`` for collection
+``app.bsky.feed.post`` and the rkey of the post's at-uri (the ``remote_id``), in this account's
+repo (an at-uri of another repo is refused before any request). The reference PDS answers a
+record that does not exist with 200 and no commit ("delete, or ensure it doesn't exist"), so
+deleting twice is no error; a PDS that answers ``RecordNotFound`` instead is taken at its word
+too. A delete costs 1 point of the 5,000-per-hour write budget.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -88,7 +96,7 @@ from bot.errors import BotError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import MAX_WAIT, clamp_wait, number, redact_error
+from bot.publishers.common import MAX_WAIT, checked_id, clamp_wait, number, redact_error
 from bot.textlen import extract_urls
 
 if TYPE_CHECKING:
@@ -100,6 +108,12 @@ T = TypeVar("T")
 
 DEFAULT_API_BASE = "https://bsky.social"
 POST_URL = "https://bsky.app/profile/{actor}/post/{rkey}"
+POST_COLLECTION = "app.bsky.feed.post"
+# at://<did or handle>/app.bsky.feed.post/<rkey>: what createRecord answers as ``uri``.
+_POST_URI = re.compile(
+    r"at://(?P<repo>did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}|[A-Za-z0-9.-]{1,253})"
+    r"/app\.bsky\.feed\.post/(?P<rkey>[A-Za-z0-9._:~-]{1,512})"
+)
 THUMB_MAX_BYTES = 1_000_000
 THUMB_MAX_SIDE = 2000
 
@@ -129,6 +143,7 @@ class BlueskyPublisher:
         url_length=None,
         in_doubt=InDoubt.RETRY,
         supports_images=True,
+        can_delete=True,
     )
 
     def __init__(
@@ -188,6 +203,30 @@ class BlueskyPublisher:
             idempotency_key,
         )
         return PublishResult(remote_id=remote_id, url=self._post_url(rkey))
+
+    def delete(self, remote_id: str) -> None:
+        """``deleteRecord`` of the post at ``remote_id`` (its at-uri); a record that is not
+        there counts as deleted."""
+        uri = checked_id(remote_id, _POST_URI, platform="bluesky", what="a Bluesky post's at-uri")
+        match = _POST_URI.fullmatch(uri)
+        assert match is not None
+        repo, rkey = match["repo"], match["rkey"]
+        try:
+            self._start_session()
+            if repo not in (self._did, self._handle):
+                raise PublishError(
+                    f"{uri} is not in this account's repo ({self._did}): it cannot be deleted "
+                    f"by account {self.account_id}",
+                    platform="bluesky",
+                    retryable=False,
+                )
+            self._call(lambda: self.client.app.bsky.feed.post.delete(repo=self._did, rkey=rkey))
+        except _SDK_ERRORS as exc:
+            if _error_code(exc) == "RecordNotFound":
+                log.info("bluesky: account %s: post %s was already gone", self.account_id, uri)
+                return
+            raise self._redact(_translate(exc, action="the deletion")) from exc
+        log.info("bluesky: account %s deleted post %s", self.account_id, uri)
 
     def close(self) -> None:
         if self._client is not None:
@@ -476,14 +515,17 @@ def build_record(post: Post, *, created_at: str, thumb: Any = None) -> Any:
 # --- errors --------------------------------------------------------------------------------
 
 
-def _translate(exc: BaseException, *, now: float | None = None) -> PublishError:
+def _translate(
+    exc: BaseException, *, now: float | None = None, action: str = "the post"
+) -> PublishError:
     """Map an atproto or httpx exception to what the ledger needs. ``now`` is the Unix time
-    used to turn a rate limit's reset time into a wait (default: the system clock)."""
+    used to turn a rate limit's reset time into a wait (default: the system clock); ``action``
+    names what a refusal refused."""
     if isinstance(exc, InvokeTimeoutError | httpx.TimeoutException):
         return PublishError("Bluesky did not answer in time", platform="bluesky", retryable=True)
     response = exc.response if isinstance(exc, RequestErrorBase) else None
     if response is not None:
-        return _translate_response(exc, response, time.time() if now is None else now)
+        return _translate_response(exc, response, time.time() if now is None else now, action)
     if isinstance(exc, NetworkError | httpx.TransportError):
         cause = exc.__cause__ if isinstance(exc, NetworkError) and exc.__cause__ else exc
         return PublishError(
@@ -500,7 +542,9 @@ def _translate(exc: BaseException, *, now: float | None = None) -> PublishError:
     )
 
 
-def _translate_response(exc: BaseException, response: Any, now: float) -> PublishError:
+def _translate_response(
+    exc: BaseException, response: Any, now: float, action: str = "the post"
+) -> PublishError:
     status: int = response.status_code
     code = _error_code(exc)
     said = _error_text(exc) or "no message"
@@ -545,7 +589,7 @@ def _translate_response(exc: BaseException, response: Any, now: float) -> Publis
             status=status,
         )
     return PublishError(
-        f"Bluesky refused the post ({status} {said})",
+        f"Bluesky refused {action} ({status} {said})",
         platform="bluesky",
         retryable=False,
         status=status,

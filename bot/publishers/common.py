@@ -1,5 +1,6 @@
 """What every publisher does the same way: redact secrets, bound a wait, read a number or a
-date from an answer, tell a request that never left, read a flag from ``account.options``.
+date from an answer, tell a request that never left, read a flag from ``account.options``,
+check a stored post id before it goes into a URL.
 
 Pure functions (no I/O, no clock: a caller that needs the time passes ``now``). Where the
 platforms really differ (a cap of 24 or 25 hours, a secret that is always blanked however
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from typing import TYPE_CHECKING
 
 import requests
@@ -29,6 +31,7 @@ __all__ = [
     "MIN_WAIT",
     "REDACTED",
     "bool_option",
+    "checked_id",
     "clamp_wait",
     "http_date",
     "never_sent",
@@ -143,6 +146,24 @@ def never_sent(exc: BaseException, *, tls: bool = False) -> bool:
         reason = getattr(cause, "reason", cause)
         return isinstance(reason, NewConnectionError | ConnectTimeoutError)
     return False
+
+
+# --- stored ids ----------------------------------------------------------------------------------
+
+
+def checked_id(remote_id: object, pattern: re.Pattern[str], *, platform: str, what: str) -> str:
+    """``remote_id`` (a ``PublishResult.remote_id`` read back from the ledger) when the whole
+    of it matches ``pattern``, else a permanent ``PublishError`` saying it is not ``what``.
+
+    Ids go into request paths (``DELETE /2/tweets/{id}``): one that is not of the platform's
+    form (a ``/``, a ``?``, another platform's id) must not reach the URL. The message quotes
+    at most 80 characters of it; ids are not secrets.
+    """
+    text = remote_id if isinstance(remote_id, str) else ""
+    if text and pattern.fullmatch(text):
+        return text
+    shown = repr(remote_id) if len(repr(remote_id)) <= 80 else repr(remote_id)[:79] + "…"
+    raise PublishError(f"{shown} is not {what}", platform=platform, retryable=False)
 
 
 # --- options -----------------------------------------------------------------------------------

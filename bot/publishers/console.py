@@ -1,4 +1,5 @@
-"""The dry-run publisher: prints what would be posted and records it; posts nothing."""
+"""The dry-run publisher: prints what would be posted (or deleted) and records it; posts
+nothing, deletes nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ class ConsolePublisher:
     (default ``x``), applied by ``bot.publishers.spec_for``."""
 
     spec: ClassVar[PlatformSpec] = PlatformSpec(
-        name="console", max_length=280, counting="x", url_length=23, in_doubt=InDoubt.RETRY
+        name="console",
+        max_length=280,
+        counting="x",
+        url_length=23,
+        in_doubt=InDoubt.RETRY,
+        can_delete=True,  # whatever options.like says: a dry run shows every deletion
     )
 
     def __init__(
@@ -43,6 +49,14 @@ class ConsolePublisher:
             click.echo("", file=stream)
             stream.flush()
         return PublishResult(remote_id=f"console:{idempotency_key}", url=None)
+
+    def delete(self, remote_id: str) -> None:
+        """Print which post would be deleted; nothing is, so this never fails."""
+        stream = self.stream or sys.stdout
+        head = f"── {self.account.id} · as {self.like} · would delete {remote_id} "
+        with _print_lock:
+            click.echo(click.style(head.ljust(72, "─"), fg="red"), file=stream)
+            stream.flush()
 
     def close(self) -> None:
         return None

@@ -16,6 +16,11 @@ So a post whose answer was lost (timeout, 5xx) is retried like any transient fai
 the first attempt went through, the retry meets 506 and the ledger records it as sent. A
 post interrupted by a crash is still held for an editor (``InDoubt.HOLD``): Facebook's
 duplicate check is not documented to hold for long.
+
+Deleting (``on_unpublish: delete``): ``DELETE /{page_id}_{post_id}`` with the Page token
+(``pages_manage_posts``, as for posting); Facebook answers ``{"success": true}``. A post that is
+already gone gets Graph's code 100, subcode 33 ("Unsupported delete request. Object with ID …
+does not exist"), which counts as deleted.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ import requests
 from bot.errors import ConfigError, PublishError
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import redact_error
-from bot.publishers.graph import GraphAPIError, GraphSession, Service, translate
+from bot.publishers.common import checked_id, redact_error
+from bot.publishers.graph import GraphAPIError, GraphSession, Service, object_missing, translate
 
 if TYPE_CHECKING:
     from bot.config import AccountConfig
@@ -56,6 +61,7 @@ SERVICE = Service(
     ),
 )
 
+_POST_ID = re.compile(r"[0-9]{1,32}(?:_[0-9]{1,32})?")  # {page_id}_{post_id}
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _VERSION_SUFFIX = re.compile(r"/v\d+\.\d+$")
 
@@ -69,6 +75,7 @@ class FacebookPublisher:
         counting="codepoints",
         url_length=None,
         in_doubt=InDoubt.HOLD,
+        can_delete=True,
     )
 
     def __init__(
@@ -112,6 +119,26 @@ class FacebookPublisher:
         url = POST_URL.format(id=remote_id)
         log.info("facebook: %s: posted %s", where, url)
         return PublishResult(remote_id=remote_id, url=url)
+
+    def delete(self, remote_id: str) -> None:
+        """``DELETE /{post_id}``; a post that is already gone counts as deleted."""
+        post_id = checked_id(remote_id, _POST_ID, platform="facebook", what="a Facebook post id")
+        try:
+            body = self._graph.call("DELETE", post_id, params={"access_token": self._token})
+        except (GraphAPIError, requests.RequestException, ValueError) as exc:
+            if object_missing(exc):
+                log.info("facebook: account %s: post %s was already gone", self.account_id, post_id)
+                return
+            error = translate(exc, SERVICE, action="the deletion")
+            raise redact_error(error, [self._token]) from exc
+        if body.get("success") is not True:
+            # Nothing says it is gone: deleting again is safe.
+            raise PublishError(
+                f"Facebook did not confirm the deletion of post {post_id}",
+                platform="facebook",
+                retryable=True,
+            )
+        log.info("facebook: account %s deleted post %s", self.account_id, post_id)
 
     def close(self) -> None:
         self._graph.close()

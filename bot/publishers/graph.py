@@ -14,6 +14,9 @@ module:
 - ``translate(exc, service)`` turns a ``GraphAPIError`` or a ``requests`` exception into a
   ``PublishError``. Each publisher's own ``_translate`` handles its special answers first
   (Facebook's 506 "Duplicate status message") and hands the rest here.
+- ``object_missing(exc)``: the answer to a request about an object that does not exist
+  (code 100, subcode 33: "Unsupported delete request. Object with ID '…' does not exist…"),
+  which is what a ``DELETE /{id}`` of a post that is already gone gets.
 
 What the codes mean (developers.facebook.com/docs/graph-api/guides/error-handling):
 
@@ -28,7 +31,7 @@ anything else                         permanent, with Meta's message
 ====================================  ==============================================
 
 Tokens travel as the ``access_token`` parameter, as both services document it: in the form
-body of a POST, in the query of a GET. The messages built here hold the service's message, the
+body of a POST, in the query of a GET or a DELETE. The messages built here hold the service's message, the
 codes and ``fbtrace_id`` (what Meta's support asks for), never a URL (a GET's URL holds the
 token; urllib3's DEBUG log lines quote it, which the CLI's log formatter must redact);
 the publishers blank any credential from messages anyway (``common.redact_error``).
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
 MAX_RETRY_AFTER = MAX_WAIT  # the cap on a rate limit's wait (clamp_wait's default)
 
 TOKEN_CODE = 190
+INVALID_PARAMETER_CODE = 100
+MISSING_OBJECT_SUBCODE = 33  # "Object with ID '…' does not exist, cannot be loaded …"
 POLICY_CODE = 368
 TRANSIENT_CODES = frozenset({1, 2})
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
@@ -192,11 +197,22 @@ def may_have_taken_effect(exc: BaseException) -> bool:
     return isinstance(exc, ValueError)
 
 
-def translate(exc: BaseException, service: Service) -> PublishError:
-    """The ``PublishError`` for a ``GraphAPIError`` or a ``requests`` exception."""
+def object_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` is Meta's answer for an object that does not exist (or that this token
+    cannot see): code 100, subcode 33. For a post this account made, that means it is gone."""
+    return (
+        isinstance(exc, GraphAPIError)
+        and exc.code == INVALID_PARAMETER_CODE
+        and exc.subcode == MISSING_OBJECT_SUBCODE
+    )
+
+
+def translate(exc: BaseException, service: Service, *, action: str = "the post") -> PublishError:
+    """The ``PublishError`` for a ``GraphAPIError`` or a ``requests`` exception; ``action``
+    names what a refusal refused ("the deletion")."""
     name, platform = service.name, service.platform
     if isinstance(exc, GraphAPIError):
-        return _translate_api(exc, service)
+        return _translate_api(exc, service, action)
     if isinstance(exc, requests.Timeout):
         return PublishError(f"{name} did not answer in time", platform=platform, retryable=True)
     if isinstance(exc, requests.JSONDecodeError):
@@ -215,7 +231,7 @@ def translate(exc: BaseException, service: Service) -> PublishError:
     )
 
 
-def _translate_api(exc: GraphAPIError, service: Service) -> PublishError:
+def _translate_api(exc: GraphAPIError, service: Service, action: str) -> PublishError:
     name, platform, status, code = service.name, service.platform, exc.status, exc.code
     said = exc.describe()
 
@@ -252,7 +268,7 @@ def _translate_api(exc: GraphAPIError, service: Service) -> PublishError:
         )
     if code in TRANSIENT_CODES or exc.transient or status >= 500:
         return error(f"{name} had a temporary problem ({said})", retryable=True)
-    return error(f"{name} refused the post ({said})", retryable=False)
+    return error(f"{name} refused {action} ({said})", retryable=False)
 
 
 def usage_retry_after(headers: Mapping[str, str]) -> float | None:

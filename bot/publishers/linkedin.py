@@ -21,6 +21,13 @@ LinkedIn has no idempotency key but refuses an exact repeat (same commentary and
 therefore retried, and the repeat becomes ``PublishResult(duplicate=True)`` with that post's URN.
 After a crash mid-call the spec says HOLD: an editor decides (the duplicate check is observed
 behaviour, not a documented guarantee).
+
+Deleting (``on_unpublish: delete``): ``DELETE {api_base}/rest/posts/{urn}`` with the URN
+URL-encoded, the same headers as posting, and ``X-RestLi-Method: DELETE``; LinkedIn answers
+204. LinkedIn documents deletion as idempotent (204 again for a post already deleted); a 404
+for a post it does not know is taken as gone too. Deleting needs the same permission as
+posting (``w_organization_social``, an admin role on the page). LinkedIn may then refuse the
+same article again as a duplicate of the deleted post for a day or two (platform-apis.md §6).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from bot.errors import BotError, ConfigError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import clamp_wait, http_date, number, redact_error, scrub
+from bot.publishers.common import checked_id, clamp_wait, http_date, number, redact_error, scrub
 from bot.textlen import extract_urls
 
 if TYPE_CHECKING:
@@ -83,6 +90,7 @@ class LinkedInPublisher:
         url_length=None,
         in_doubt=InDoubt.HOLD,
         supports_images=True,
+        can_delete=True,
     )
 
     def __init__(
@@ -153,6 +161,30 @@ class LinkedInPublisher:
                 idempotency_key,
             )
             return outcome
+        raise redact_error(outcome, self._secrets)
+
+    def delete(self, remote_id: str) -> None:
+        """``DELETE /rest/posts/{urn}``; a post that is already gone counts as deleted."""
+        urn = checked_id(remote_id, _POST_URN, platform="linkedin", what="a LinkedIn post URN")
+        try:
+            response = self._session.delete(
+                f"{self.api_base}/rest/posts/{urllib.parse.quote(urn, safe='')}",
+                headers={"X-RestLi-Method": "DELETE"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise redact_error(_translate_network(exc), self._secrets) from None
+        with response:
+            status = response.status_code
+            if status in (200, 204):
+                log.info("linkedin: account %s deleted post %s", self.account_id, urn)
+                return
+            if status in (404, 410):
+                log.info("linkedin: account %s: post %s was already gone", self.account_id, urn)
+                return
+            outcome = _translate(response, action="the deletion")
+        assert isinstance(outcome, PublishError)  # no duplicate when deleting
         raise redact_error(outcome, self._secrets)
 
     def close(self) -> None:
@@ -349,13 +381,14 @@ def _version(account: AccountConfig) -> str:
 
 
 def _translate(
-    response: requests.Response, *, now: float | None = None
+    response: requests.Response, *, now: float | None = None, action: str = "the post"
 ) -> PublishError | PublishResult:
-    """Map a non-201 answer of ``/rest/posts``: a duplicate is a result, the rest errors."""
+    """Map a non-201 answer of ``/rest/posts``: a duplicate is a result, the rest errors
+    (only errors when ``action`` is not "the post")."""
     status = response.status_code
     body = _json(response)
     said = _message(body) or response.reason or "no message"
-    if status == 422 and _is_duplicate(body):
+    if status == 422 and action == "the post" and _is_duplicate(body):
         m = _POST_URN.search(said)
         urn = m.group(0) if m else None
         return PublishResult(
@@ -388,7 +421,7 @@ def _translate(
         )
     if status == 403:
         return PublishError(
-            f"LinkedIn refused the post for lack of permission ({status}: {said}); "
+            f"LinkedIn refused {action} for lack of permission ({status}: {said}); "
             f"{_PERMISSION_HINT}",
             platform="linkedin",
             retryable=False,
@@ -403,7 +436,7 @@ def _translate(
             status=status,
         )
     return PublishError(
-        f"LinkedIn refused the post ({status}: {said})",
+        f"LinkedIn refused {action} ({status}: {said})",
         platform="linkedin",
         retryable=False,
         status=status,

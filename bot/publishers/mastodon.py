@@ -30,6 +30,13 @@ under the instance's size and pixel limits by ``bot.media.prepare_image``, and u
 its alt text. Mastodon refuses to attach media that is still processing (422), so an upload
 answered without a URL is polled for a few seconds; an image that cannot be loaded, prepared,
 uploaded or processed in time is logged and the post goes out without it.
+
+Deleting (``on_unpublish: delete``): ``DELETE /api/v1/statuses/:id`` (Mastodon.py's
+``status_delete``, scope ``write:statuses``). Mastodon looks the status up among the token's
+own and answers 404 ``{"error": "Record not found"}`` when it is not there: the status is
+already gone, which is no error. A 404 that is not Mastodon's JSON (a wrong ``api_base``) is.
+Deletions are limited to 30 per 30 minutes per account: a 429 is retried at its reset. The
+other servers deleting federated copies is Mastodon's job (it sends a ``Delete`` activity).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -61,7 +69,7 @@ from bot.errors import ConfigError, FetchError, MediaError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import clamp_wait, http_date, redact_error, scrub
+from bot.publishers.common import checked_id, clamp_wait, http_date, redact_error, scrub
 from bot.textlen import graphemes
 
 if TYPE_CHECKING:
@@ -82,6 +90,8 @@ MEDIA_WAITS = (0.5, 1.0, 1.5, 2.0)  # pauses while an upload is processing: 5 s 
 MAX_RETRY_AFTER = 24 * 3600.0
 _RETRYABLE_4XX = frozenset({408, 409, 425})
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+# Mastodon's ids are digits; other servers of the same API use letters too (ULIDs, flake ids).
+_STATUS_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 
 _CREDENTIALS_HINT = (
     "the access token may have been revoked or mistyped: create a new one on the instance "
@@ -156,6 +166,7 @@ class MastodonPublisher:
         url_length=23,
         in_doubt=InDoubt.RETRY,
         supports_images=True,
+        can_delete=True,
     )
 
     def __init__(
@@ -277,6 +288,25 @@ class MastodonPublisher:
             idempotency_key,
         )
         return PublishResult(remote_id=remote_id, url=str(url) if url else None)
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the status; one that is already gone counts as deleted."""
+        status_id = checked_id(
+            remote_id, _STATUS_ID, platform="mastodon", what="a Mastodon status id"
+        )
+        try:
+            self._client.status_delete(status_id)
+            last = self._session.last
+            if last is not None and last.is_redirect:  # Mastodon.py took it for an answer
+                raise _redirected(last)
+        except MastodonNotFoundError as exc:
+            if not _record_not_found(self._session.last):
+                raise self._translated(exc) from exc
+            log.info("mastodon: account %s: status %s was already gone", self.account_id, status_id)
+            return
+        except MastodonError as exc:
+            raise self._translated(exc) from exc
+        log.info("mastodon: account %s deleted status %s", self.account_id, status_id)
 
     def close(self) -> None:
         self._session.close()
@@ -536,6 +566,18 @@ def _translate_api(exc: MastodonAPIError, response: requests.Response | None) ->
     return PublishError(
         f"Mastodon refused the post ({what})", platform="mastodon", retryable=False, status=status
     )
+
+
+def _record_not_found(response: requests.Response | None) -> bool:
+    """Whether an answer is Mastodon's 404 for a record it does not have (a JSON ``error``),
+    as opposed to a 404 page from something that is not the instance's API."""
+    if response is None or response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body
 
 
 def _redirected(response: requests.Response | None, status: int | None = None) -> PublishError:

@@ -20,6 +20,13 @@ was sent (read timeout, connection dropped) may hide a posted message, so it is 
 the error says so and an editor checks the channel (``syndbot retry ID`` sends it again).
 A request that never reached Telegram (connection refused, DNS, connect timeout), 5xx and
 429 are retryable.
+
+Deleting (``on_unpublish: delete``): ``deleteMessage`` with ``options.chat_id`` and the message
+id. Telegram answers a message that is not there with 400 "message to delete not found": it
+counts as deleted. Bots may delete their messages for 48 hours only (in a channel, an admin
+bot with the right to delete messages may also delete older ones, but that is not promised):
+the refusal ("message can't be deleted") is permanent and says so. A deletion whose answer was
+lost is retried (deleting twice is harmless).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from bot.errors import BotError, ConfigError, PublishError
 from bot.media import prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import bool_option, clamp_wait, never_sent, redact_error
+from bot.publishers.common import bool_option, checked_id, clamp_wait, never_sent, redact_error
 from bot.textlen import extract_urls, length
 
 if TYPE_CHECKING:
@@ -53,6 +60,7 @@ PHOTO_MAX_SIDE = 5000  # width + height must not exceed 10,000
 PHOTO_TYPES = ("image/jpeg", "image/png")
 
 _TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_MESSAGE_ID = re.compile(r"[1-9][0-9]{0,18}")
 _CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,}")
 _NUMERIC_CHAT = re.compile(r"-?\d+")
 _RETRY_IN_TEXT = re.compile(r"retry after (\d+)", re.IGNORECASE)
@@ -80,6 +88,7 @@ class TelegramPublisher:
         url_length=None,
         in_doubt=InDoubt.HOLD,
         supports_images=True,
+        can_delete=True,  # within 48 hours of posting
     )
     photo_spec: ClassVar[PlatformSpec] = dataclasses.replace(spec, max_length=CAPTION_LIMIT)
 
@@ -146,6 +155,56 @@ class TelegramPublisher:
             idempotency_key,
         )
         return PublishResult(remote_id=str(message_id), url=url)
+
+    def delete(self, remote_id: str) -> None:
+        """``deleteMessage``; a message that is already gone counts as deleted."""
+        message_id = checked_id(
+            remote_id, _MESSAGE_ID, platform="telegram", what="a Telegram message id"
+        )
+        params = {"chat_id": self.chat_id, "message_id": int(message_id)}
+        try:
+            response = self._session.post(
+                f"{self.api_base}/bot{self._token}/deleteMessage",
+                json=params,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            what = type(exc).__name__
+            raise self._redact(
+                PublishError(
+                    f"Telegram did not answer the deletion ({what})",
+                    platform="telegram",
+                    retryable=True,
+                )
+            ) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = {}
+        if response.status_code == 200 and answer.get("ok") is True:
+            log.info("telegram: account %s deleted message %s", self.account_id, message_id)
+            return
+        said = str(answer.get("description") or "").lower()
+        if "message to delete not found" in said:
+            log.info(
+                "telegram: account %s: message %s was already gone", self.account_id, message_id
+            )
+            return
+        if "can't be deleted" in said:
+            raise self._redact(
+                PublishError(
+                    f"Telegram refused to delete message {message_id} "
+                    f"({answer.get('description')}): bots may delete their messages only "
+                    "within 48 hours of posting them; delete it by hand in the channel",
+                    platform="telegram",
+                    retryable=False,
+                    status=response.status_code,
+                )
+            )
+        raise self._redact(_translate(response.status_code, answer, action="the deletion"))
 
     def close(self) -> None:
         self._session.close()
@@ -303,8 +362,9 @@ def _chat_id(account: AccountConfig) -> int | str:
 # --- Telegram's answers ------------------------------------------------------------------------
 
 
-def _translate(status: int, answer: dict[str, Any]) -> PublishError:
-    """Map a Bot API error answer (``{"ok": false, "error_code", "description", ...}``)."""
+def _translate(status: int, answer: dict[str, Any], *, action: str = "the message") -> PublishError:
+    """Map a Bot API error answer (``{"ok": false, "error_code", "description", ...}``);
+    ``action`` names what a refusal refused."""
     code = answer.get("error_code")
     if isinstance(code, int) and not isinstance(code, bool):
         status = code  # the HTTP status, except when a proxy answered for Telegram
@@ -350,7 +410,7 @@ def _translate(status: int, answer: dict[str, Any]) -> PublishError:
     if isinstance(migrate, int):
         said = f"{said}; set options.chat_id to {migrate}"
     return PublishError(
-        f"Telegram refused the message ({status}: {said})",
+        f"Telegram refused {action} ({status}: {said})",
         platform="telegram",
         retryable=False,
         status=status,

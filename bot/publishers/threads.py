@@ -29,6 +29,15 @@ late answer, a 5xx), the container's status tells: ``PUBLISHED`` → recorded as
 media id is then unknown); ``FINISHED``, ``ERROR`` or ``EXPIRED`` → not published, the error
 stands (retryable or not as usual); status unreadable or ``IN_PROGRESS`` → a permanent error
 saying the post may exist, for an editor to check before ``syndbot retry``.
+
+Deleting (``on_unpublish: delete``): ``DELETE /{threads-media-id}`` (the Threads Delete API,
+developers.facebook.com/docs/threads/posts/delete-posts). It needs the ``threads_delete``
+permission besides ``threads_basic``, so a token authorised before ``on_unpublish: delete``
+was turned on must be authorised again with it; without it Meta answers a permission error
+(permanent, with that hint). The answer is ``{"success": true, "deleted_id": …}``. A post that
+is already gone gets Graph's code 100, subcode 33 ("Object with ID … does not exist"), which
+counts as deleted. Threads allows 100 deletions per account per 24 h. A post whose media id was
+lost when it was published (``remote_id`` is ``None``) cannot be deleted by syndbot.
 """
 
 from __future__ import annotations
@@ -53,12 +62,13 @@ import requests
 from bot.errors import PublishError
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import clamp_wait, redact_error
+from bot.publishers.common import checked_id, clamp_wait, redact_error
 from bot.publishers.graph import (
     GraphAPIError,
     GraphSession,
     Service,
     may_have_taken_effect,
+    object_missing,
     translate,
 )
 
@@ -93,7 +103,16 @@ SERVICE = Service(
     ),
 )
 
+DELETE_SERVICE = dataclasses.replace(
+    SERVICE,
+    permission_hint=(
+        "deleting needs the threads_delete permission besides threads_basic: authorise the "
+        "app again with it and put the new token in credentials.access_token"
+    ),
+)
+
 _VERSION_SUFFIX = re.compile(r"/v\d+(?:\.\d+)?$")
+_MEDIA_ID = re.compile(r"[0-9]{1,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +173,7 @@ class ThreadsPublisher:
         counting="threads",
         url_length=None,
         in_doubt=InDoubt.HOLD,
+        can_delete=True,
     )
 
     def __init__(
@@ -278,6 +298,27 @@ class ThreadsPublisher:
             return None
         permalink = body.get("permalink")
         return permalink if isinstance(permalink, str) and permalink else None
+
+    def delete(self, remote_id: str) -> None:
+        """``DELETE /{media_id}``; a post that is already gone counts as deleted."""
+        media_id = checked_id(remote_id, _MEDIA_ID, platform="threads", what="a Threads media id")
+        try:
+            with self._lock:
+                token = self._token()
+            body = self._graph.call("DELETE", media_id, params={"access_token": token})
+        except (GraphAPIError, requests.RequestException, ValueError) as exc:
+            if object_missing(exc):
+                log.info("threads: account %s: post %s was already gone", self.account_id, media_id)
+                return
+            raise self._error(translate(exc, DELETE_SERVICE, action="the deletion")) from exc
+        if body.get("success") is not True:
+            # Nothing says it is gone: deleting again is safe.
+            raise PublishError(
+                f"Threads did not confirm the deletion of post {media_id}",
+                platform="threads",
+                retryable=True,
+            )
+        log.info("threads: account %s deleted post %s", self.account_id, media_id)
 
     # --- the publishing quota -----------------------------------------------------------------
 

@@ -27,8 +27,18 @@ platform without an answer coming back (read timeout, connection dropped after s
 permanent error telling the editor to look at the channel before ``syndbot retry``. A request
 that provably never left (connection refused, connect timeout, DNS, TLS) is retryable.
 
-Lengths depend on the kind (Discord 2,000, Slack 40,000, JSON 100,000 code points), so the
-class ``spec`` is Discord's, the strictest, and ``live_spec()`` (no I/O) returns the kind's.
+Lengths depend on the kind (Discord 2,000, Slack 40,000, JSON 100,000 code points), and so
+does deleting (below), so the class ``spec`` is the strictest kind's (Discord's length, no
+deletion) and ``live_spec()`` (no I/O) returns the kind's.
+
+Deleting (``on_unpublish: delete``). Discord: ``DELETE {url}/messages/{message id}`` (the
+webhook's own token authorises it; a ``thread_id`` in the URL is kept), answered 204; a message
+that is already gone is 404 ``Unknown Message`` (code 10008), which counts as deleted, while
+404 ``Unknown Webhook`` (10015) means the webhook itself is gone (permanent). A deletion whose
+answer was lost is retried: deleting twice is harmless. Slack incoming webhooks return no
+message id and offer no way to delete (that needs a bot token and ``chat.delete``), and a JSON
+endpoint has no agreed deletion: ``live_spec().can_delete`` is false for both, and ``delete``
+refuses with a permanent error.
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
 from bot.publishers.common import (
     bool_option,
+    checked_id,
     clamp_wait,
     http_date,
     never_sent,
@@ -70,6 +81,7 @@ __all__ = [
     "KINDS",
     "PLACEHOLDERS",
     "SLACK_SPEC",
+    "STRICTEST_SPEC",
     "WebhookPublisher",
     "discord_payload",
     "parse_template",
@@ -90,9 +102,12 @@ DISCORD_SPEC = PlatformSpec(
     url_length=None,
     in_doubt=InDoubt.HOLD,
     supports_images=True,
+    can_delete=True,
 )
-SLACK_SPEC = dataclasses.replace(DISCORD_SPEC, max_length=40_000)
-JSON_SPEC = dataclasses.replace(DISCORD_SPEC, max_length=100_000)
+SLACK_SPEC = dataclasses.replace(DISCORD_SPEC, max_length=40_000, can_delete=False)
+JSON_SPEC = dataclasses.replace(DISCORD_SPEC, max_length=100_000, can_delete=False)
+# The class spec, for callers without an account's kind: the strictest kind's in every respect.
+STRICTEST_SPEC = dataclasses.replace(DISCORD_SPEC, can_delete=False)
 _SPECS: Mapping[Kind, PlatformSpec] = {
     "discord": DISCORD_SPEC,
     "slack": SLACK_SPEC,
@@ -125,6 +140,8 @@ MAX_RETRY_AFTER = 24 * 3600.0
 MAX_ANSWER_BYTES = 1_000_000  # of an answer's body that is read
 _SHOWN_ANSWER = 200  # characters of an unexpected answer quoted in an error
 _MAX_CONNECT_TIMEOUT = 10.0
+_DISCORD_ID = re.compile(r"[0-9]{1,20}")  # a snowflake
+DISCORD_UNKNOWN_MESSAGE = 10008
 
 
 # --- secrets in third-party logs ---------------------------------------------------------------
@@ -483,7 +500,7 @@ class _Answer:
 class WebhookPublisher:
     """Posts to one Discord, Slack or JSON webhook (``options.kind``)."""
 
-    spec: ClassVar[PlatformSpec] = DISCORD_SPEC
+    spec: ClassVar[PlatformSpec] = STRICTEST_SPEC
 
     def __init__(
         self,
@@ -508,7 +525,7 @@ class WebhookPublisher:
         return f"WebhookPublisher(account={self.account_id!r}, kind={self.kind!r})"
 
     def live_spec(self) -> PlatformSpec:
-        """The limits of this account's kind (no I/O)."""
+        """The limits of this account's kind, and whether it can delete (no I/O)."""
         return _SPECS[self.kind]
 
     def publish(self, post: Post, *, idempotency_key: str) -> PublishResult:
@@ -531,6 +548,51 @@ class WebhookPublisher:
             idempotency_key,
         )
         return outcome
+
+    def delete(self, remote_id: str) -> None:
+        """Delete a Discord webhook message; one that is already gone counts as deleted.
+        Slack and JSON webhooks cannot delete (``live_spec().can_delete`` is false)."""
+        name = _NAMES[self.kind]
+        if self.kind != "discord":
+            raise PublishError(
+                f"{name} webhooks cannot delete a message"
+                + (
+                    " (an incoming webhook returns no message id and has no delete call)"
+                    if self.kind == "slack"
+                    else " (a JSON endpoint has no agreed way to delete)"
+                ),
+                platform="webhook",
+                retryable=False,
+            )
+        message_id = checked_id(
+            remote_id, _DISCORD_ID, platform="webhook", what="a Discord message id"
+        )
+        answer, error = self._send(
+            _message_url(self._url, message_id), b"", {}, method="DELETE", deleting=True
+        )
+        if error is not None:
+            raise error  # raised here, outside any except block: nothing chained to it
+        assert answer is not None
+        if 200 <= answer.status < 300:
+            log.info(
+                "webhook: account %s (discord) deleted message %s", self.account_id, message_id
+            )
+            return
+        body = answer.json()
+        if (
+            answer.status == 404
+            and isinstance(body, dict)
+            and body.get("code") == DISCORD_UNKNOWN_MESSAGE
+        ):
+            log.info(
+                "webhook: account %s (discord): message %s was already gone",
+                self.account_id,
+                message_id,
+            )
+            return
+        outcome = _discord_result(answer, action="the deletion")
+        assert isinstance(outcome, PublishError)  # not a 2xx
+        raise self._redact(outcome)
 
     def close(self) -> None:
         if not self._closed:
@@ -558,13 +620,20 @@ class WebhookPublisher:
         return url, body, headers
 
     def _send(
-        self, url: str, body: bytes, headers: Mapping[str, str]
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        method: str = "POST",
+        deleting: bool = False,
     ) -> tuple[_Answer | None, PublishError | None]:
         timeout = (min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout)
         try:
-            with self._session.post(
+            with self._session.request(
+                method,
                 url,
-                data=body,
+                data=body or None,
                 headers=dict(headers),
                 timeout=timeout,
                 allow_redirects=False,
@@ -573,12 +642,20 @@ class WebhookPublisher:
                 data = _read_capped(response, MAX_ANSWER_BYTES)
                 return _Answer(response.status_code, dict(response.headers), data), None
         except requests.RequestException as exc:
-            return None, self._redact(self._transport_error(exc))
+            return None, self._redact(self._transport_error(exc, deleting=deleting))
 
-    def _transport_error(self, exc: requests.RequestException) -> PublishError:
+    def _transport_error(
+        self, exc: requests.RequestException, *, deleting: bool = False
+    ) -> PublishError:
         """What a failed request means; never quotes ``exc`` (its text holds the URL)."""
         name = f"{_NAMES[self.kind]} webhook"
         what = type(exc).__name__
+        if deleting:  # deleting twice is harmless: whatever happened, try again
+            return PublishError(
+                f"the {name} did not answer the deletion ({what})",
+                platform="webhook",
+                retryable=True,
+            )
         if never_sent(exc, tls=True):
             return PublishError(
                 f"cannot reach the {name} ({what}); nothing was sent",
@@ -621,7 +698,9 @@ class WebhookPublisher:
         return PublishResult(remote_id=remote_id, url=None)
 
 
-def _discord_result(answer: _Answer) -> PublishResult | PublishError:
+def _discord_result(
+    answer: _Answer, *, action: str = "the message"
+) -> PublishResult | PublishError:
     body = answer.json()
     if 200 <= answer.status < 300:
         message_id = body.get("id") if isinstance(body, dict) else None
@@ -645,7 +724,7 @@ def _discord_result(answer: _Answer) -> PublishResult | PublishError:
             "; the webhook was deleted or its URL is wrong: create one in the channel's "
             "Integrations settings and update credentials.url"
         )
-    return _http_error("Discord", answer, said + hint, retry_after=retry_after)
+    return _http_error("Discord", answer, said + hint, retry_after=retry_after, action=action)
 
 
 def _discord_errors(errors: Any, path: str = "") -> str:
@@ -682,7 +761,12 @@ def _slack_result(answer: _Answer) -> PublishResult | PublishError:
 
 
 def _http_error(
-    name: str, answer: _Answer, said: str, *, retry_after: float | None = None
+    name: str,
+    answer: _Answer,
+    said: str,
+    *,
+    retry_after: float | None = None,
+    action: str = "the message",
 ) -> PublishError:
     status = answer.status
     said = said or "no message"
@@ -712,7 +796,7 @@ def _http_error(
             status=status,
         )
     return PublishError(
-        f"{name} webhook refused the message ({status}: {said})",
+        f"{name} webhook refused {action} ({status}: {said})",
         platform="webhook",
         retryable=False,
         status=status,
@@ -731,6 +815,14 @@ def _read_capped(response: requests.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)[:limit]
+
+
+def _message_url(url: str, message_id: str) -> str:
+    """A Discord webhook URL's message URL: ``…/messages/{id}``, its ``thread_id`` kept."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k == "thread_id"]
+    path = f"{parts.path.rstrip('/')}/messages/{message_id}"
+    return urllib.parse.urlunsplit(parts._replace(path=path, query=urllib.parse.urlencode(query)))
 
 
 def _with_query(url: str, **params: str) -> str:

@@ -31,6 +31,13 @@ to go out with its picture: at most ``IMAGE_RETRIES`` times per delivery (counte
 idempotency key in ``state_dir/x-image-retries-<account>.json``, so cron runs, each a new
 process, share the count); after that it goes out without it. A 429 that would hold the account
 longer (the media endpoint's 24-hour app cap) posts the text at once.
+
+Deleting (``on_unpublish: delete``): ``DELETE /2/tweets/:id`` (tweepy's ``delete_tweet``) on
+the same session and OAuth 1.0a credentials; X answers ``{"data": {"deleted": true}}``. A post
+that is already gone is no error: X's answer for one is not documented, so a 404 whose problem
+type is ``resource-not-found``, and a 2xx carrying only such an error, both count as gone. A
+2xx saying ``deleted: false`` without a reason is a permanent error (an editor checks the
+profile). X allows 50 deletions per 15 minutes per user: a 429 is retried at its reset.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import urllib.parse
 from pathlib import Path
@@ -51,7 +59,15 @@ from bot.errors import BotError, PublishError
 from bot.media import PreparedImage, prepare_image
 from bot.models import Post, PublishResult
 from bot.publishers.base import InDoubt, PlatformSpec, PublisherContext
-from bot.publishers.common import MAX_WAIT, bool_option, clamp_wait, number, redact_error, scrub
+from bot.publishers.common import (
+    MAX_WAIT,
+    bool_option,
+    checked_id,
+    clamp_wait,
+    number,
+    redact_error,
+    scrub,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -63,6 +79,8 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.x.com"
 CREDENTIAL_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 POST_URL = "https://x.com/i/web/status/{id}"
+_POST_ID = re.compile(r"[0-9]{1,20}")
+NOT_FOUND_PROBLEM = "resource-not-found"  # the end of X's problem type for a missing post
 
 IMAGE_MAX_BYTES = 5_000_000  # X: "Image: 5 MB"; the stricter reading of it
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -125,6 +143,7 @@ class XPublisher:
         url_length=23,
         in_doubt=InDoubt.RETRY,
         supports_images=True,  # when the account sets options.images
+        can_delete=True,
     )
 
     def __init__(
@@ -199,6 +218,35 @@ class XPublisher:
             idempotency_key,
         )
         return PublishResult(remote_id=remote_id, url=POST_URL.format(id=remote_id))
+
+    def delete(self, remote_id: str) -> None:
+        """``DELETE /2/tweets/:id``; a post that is already gone counts as deleted."""
+        post_id = checked_id(remote_id, _POST_ID, platform="x", what="an X post id")
+        try:
+            response = self._client.delete_tweet(post_id, user_auth=True)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            if isinstance(exc, tweepy.HTTPException) and _gone(exc.response):
+                log.info("x: account %s: post %s was already gone", self.account_id, post_id)
+                return
+            outcome = _translate(exc, deleting=True)
+            assert isinstance(outcome, PublishError)  # no "duplicate" when deleting
+            raise redact_error(outcome, self._secrets) from exc
+        data = getattr(response, "data", None)
+        if isinstance(data, dict) and data.get("deleted") is True:
+            log.info("x: account %s deleted post %s", self.account_id, post_id)
+            return
+        errors = getattr(response, "errors", None) or []
+        if any(_is_not_found(error) for error in errors):
+            log.info("x: account %s: post %s was already gone", self.account_id, post_id)
+            return
+        said = "; ".join(str(e.get("detail") or e) for e in errors if isinstance(e, dict))
+        raise PublishError(
+            f"X did not delete post {post_id} (it answered deleted: false"
+            + (f"; {said[:300]}" if said else "")
+            + "); check whether it is still on the profile",
+            platform="x",
+            retryable=False,
+        )
 
     def close(self) -> None:
         self._session.close()
@@ -332,15 +380,18 @@ class XPublisher:
         )
 
 
-def _translate(exc: BaseException, *, now: float | None = None) -> PublishError | PublishResult:
+def _translate(
+    exc: BaseException, *, now: float | None = None, deleting: bool = False
+) -> PublishError | PublishResult:
     """Map a tweepy or requests exception to what the ledger needs.
 
     Returns ``PublishResult(duplicate=True)`` for X's "duplicate content" answer (the post
-    exists already) and a ``PublishError`` for everything else. ``now`` is the Unix time used
-    to turn reset times into waits (default: the system clock).
+    exists already) and a ``PublishError`` for everything else (only errors when
+    ``deleting``). ``now`` is the Unix time used to turn reset times into waits (default: the
+    system clock).
     """
     if isinstance(exc, tweepy.HTTPException):
-        return _translate_http(exc, time.time() if now is None else now)
+        return _translate_http(exc, time.time() if now is None else now, deleting=deleting)
     if isinstance(exc, requests.Timeout):
         return PublishError("X did not answer in time", platform="x", retryable=True)
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
@@ -353,7 +404,9 @@ def _translate(exc: BaseException, *, now: float | None = None) -> PublishError 
     )
 
 
-def _translate_http(exc: tweepy.HTTPException, now: float) -> PublishError | PublishResult:
+def _translate_http(
+    exc: tweepy.HTTPException, now: float, *, deleting: bool = False
+) -> PublishError | PublishResult:
     response = exc.response
     status: int = response.status_code
     said = "; ".join(str(m) for m in exc.api_messages) or str(response.reason or "no message")
@@ -378,11 +431,33 @@ def _translate_http(exc: tweepy.HTTPException, now: float) -> PublishError | Pub
             retryable=False,
             status=status,
         )
-    if status == 403 and _is_duplicate(exc):
+    if status == 403 and not deleting and _is_duplicate(exc):
         return PublishResult(remote_id=None, url=None, duplicate=True)
+    action = "the deletion" if deleting else "the post"
     return PublishError(
-        f"X refused the post ({what})", platform="x", retryable=False, status=status
+        f"X refused {action} ({what})", platform="x", retryable=False, status=status
     )
+
+
+def _gone(response: requests.Response) -> bool:
+    """Whether an error answer says the post does not exist: a 404 with X's
+    ``resource-not-found`` problem (a 404 without it is a wrong ``api_base``, not a post)."""
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    errors = body.get("errors")
+    return _is_not_found(body) or (
+        isinstance(errors, list) and any(_is_not_found(e) for e in errors)
+    )
+
+
+def _is_not_found(problem: object) -> bool:
+    return isinstance(problem, dict) and str(problem.get("type", "")).endswith(NOT_FOUND_PROBLEM)
 
 
 def _is_duplicate(exc: tweepy.HTTPException) -> bool:

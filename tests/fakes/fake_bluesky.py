@@ -36,6 +36,11 @@ Served methods (anything else under ``/xrpc/`` answers 501 ``MethodNotImplemente
   atproto#3718, indigo#873; an explicit error is proposed in atproto#4728). Pass
   ``duplicate_answer=(status, body)`` to model a PDS that answers otherwise.
 - ``com.atproto.repo.getRecord``: the record, or 400 ``RecordNotFound``.
+- ``com.atproto.repo.deleteRecord`` (access token; ``repo`` must be this account, else 401
+  ``AuthRequired``): a post is removed from ``posts`` (and listed in ``deleted``), answered
+  with its commit; a record that is not there gets what the reference PDS answers, **200 with
+  no commit** ("delete a record, or ensure it doesn't exist"). Pass
+  ``missing_delete_answer=(status, body)`` to model a PDS that answers otherwise.
 
 Tokens are HS256 JWTs with real ``exp`` claims (the SDK refreshes 15 minutes before ``exp``;
 ``access_ttl`` makes that happen). An expired or revoked token gets 400 ``ExpiredToken``, an
@@ -224,6 +229,7 @@ class FakeBluesky:
         refresh_ttl: float = REFRESH_TTL,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         duplicate_answer: tuple[int, dict[str, Any]] = (500, SERVER_ERROR_BODY),
+        missing_delete_answer: tuple[int, dict[str, Any]] = (200, {}),
         delay: float = 0.0,
     ) -> None:
         self.handle = handle
@@ -236,6 +242,7 @@ class FakeBluesky:
         self.refresh_ttl = refresh_ttl
         self.max_blob_bytes = max_blob_bytes
         self.duplicate_answer = duplicate_answer
+        self.missing_delete_answer = missing_delete_answer
         self.delay = delay
         self.logins = 0
         self.refreshes = 0
@@ -246,6 +253,7 @@ class FakeBluesky:
         self._scripts: deque[_Script] = deque()
         self._down = False
         self._posts: dict[str, StoredPost] = {}  # rkey → post, in creation order
+        self._deleted: list[StoredPost] = []
         self._blobs: dict[str, Blob] = {}
         self._requests: list[FakeRequest] = []
         self._jti = 0
@@ -400,6 +408,12 @@ class FakeBluesky:
         """Accepted posts, oldest first."""
         with self._lock:
             return list(self._posts.values())
+
+    @property
+    def deleted(self) -> list[StoredPost]:
+        """Deleted posts, in the order of deletion."""
+        with self._lock:
+            return list(self._deleted)
 
     @property
     def blobs(self) -> dict[str, Blob]:
@@ -570,6 +584,28 @@ class FakeBluesky:
                 400, "RecordNotFound", f"Could not locate record: at://{repo}/{collection}/{rkey}"
             )
         return {"uri": post.uri, "cid": post.cid, "value": post.record}
+
+    def delete_record(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Delete a post, or ensure it does not exist: the status and answer body."""
+        repo, collection, rkey = body.get("repo"), body.get("collection"), body.get("rkey")
+        if repo not in (self.did, self.handle):
+            raise XrpcError(401, "AuthRequired", "Input/repo must be the authenticated account")
+        if not isinstance(collection, str) or not isinstance(rkey, str) or not rkey:
+            raise XrpcError(
+                400, "InvalidRequest", "Input must have the properties collection, rkey"
+            )
+        with self._lock:
+            post = self._posts.pop(rkey, None) if collection == POST_COLLECTION else None
+            if post is not None:
+                self._deleted.append(post)
+        if post is None:
+            status, answer = self.missing_delete_answer
+            if status >= 400:
+                raise XrpcError(status, answer["error"], answer.get("message", ""))
+            return status, dict(answer)
+        now = time.time()
+        commit = {"cid": cid_for(f"delete:{post.cid}".encode(), codec=0x71), "rev": new_tid(now)}
+        return 200, {"commit": commit}
 
     # --- validation -----------------------------------------------------------------------
 
@@ -821,6 +857,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._create(self._json(raw), script)
             elif (method, nsid) == ("GET", "com.atproto.repo.getRecord"):
                 self._send(200, fake.get_record(params))
+            elif (method, nsid) == ("POST", "com.atproto.repo.deleteRecord"):
+                fake._check_token(authorization, "access")
+                self._send(*fake.delete_record(self._json(raw)))
             else:
                 self._send(
                     501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"}

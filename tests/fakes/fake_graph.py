@@ -21,6 +21,8 @@ Routes (an optional ``/vNN.N`` version prefix is accepted on every path):
 ``GET /{id}``                           a container (``status``) or a    ``object``
                                         post (``permalink``)
 ``POST /{page_id}/feed``                a Facebook Page post             ``feed``
+``DELETE /{id}``                        delete a Threads post or a       ``delete``
+                                        Page post (by the token's kind)
 ======================================  ===============================  ==================
 
 The last column names the endpoint for scripted faults (``endpoint=None``: the next request
@@ -43,6 +45,13 @@ What it checks, like Meta does:
   working until its own expiry.
 - Facebook: ``message`` or ``link`` required; the same message and link as an earlier post
   of the Page → 400 code 506 "(#506) Duplicate status message".
+- Deleting: a Threads token deletes its user's posts (``{"success": true, "deleted_id"}``) when
+  it carries ``threads_delete`` (``threads_delete=False``: 403 code 10, "Application does not
+  have permission for this action"); a Page token deletes its Page's posts (``{"success":
+  true}``) with ``pages_manage_posts``. Any other id — never posted, deleted already, someone
+  else's — is Meta's 400 code 100, subcode 33 "Unsupported delete request. Object with ID '…'
+  does not exist, cannot be loaded due to missing permissions, or does not support this
+  operation". Deleted posts leave ``threads_posts``/``facebook_posts`` for ``deleted``.
 
 Exact messages for too-long text, bad container ids, early refresh and the post cap are not
 documented; the fake's are modelled on Meta's usual wording. Every answer carries an
@@ -178,10 +187,12 @@ class FakeGraph:
         page_permissions: tuple[str, ...] = PAGE_PERMISSIONS,
         clock: Callable[[], float] = time.time,
         quota_total: int = 250,
+        threads_delete: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.threads_user_id = threads_user_id
+        self.threads_delete = threads_delete  # whether Threads tokens carry threads_delete
         self.threads_username = threads_username
         self.page_id = page_id
         self.clock = clock
@@ -199,6 +210,7 @@ class FakeGraph:
         self._containers: dict[str, dict[str, Any]] = {}
         self._threads_posts: list[dict[str, Any]] = []
         self._facebook_posts: list[dict[str, Any]] = []
+        self._deleted: list[dict[str, Any]] = []
         self._requests: list[FakeRequest] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -422,6 +434,12 @@ class FakeGraph:
             return [dict(p) for p in self._facebook_posts]
 
     @property
+    def deleted(self) -> list[dict[str, Any]]:
+        """Deleted posts of either kind, in the order of deletion, with ``deleted_at``."""
+        with self._lock:
+            return [dict(p) for p in self._deleted]
+
+    @property
     def containers(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self._containers.values()]
@@ -622,6 +640,43 @@ class FakeGraph:
             )
         return 200, {"id": post_id}
 
+    def _delete_object(self, object_id: str, record: _Token) -> tuple[int, dict[str, Any]]:
+        if record.kind == "threads" and not self.threads_delete:
+            return 403, graph_error(
+                "(#10) Application does not have permission for this action", 10
+            )
+        if record.kind == "page" and "pages_manage_posts" not in record.permissions:
+            return 403, graph_error(
+                "(#200) Deleting a Page post requires pages_manage_posts as an admin with "
+                "sufficient administrative permission",
+                200,
+            )
+        posts, owner = (
+            (self._threads_posts, "user_id")
+            if record.kind == "threads"
+            else (self._facebook_posts, "page_id")
+        )
+        with self._lock:
+            post = next(
+                (p for p in posts if p["id"] == object_id and p[owner] == record.subject), None
+            )
+            if post is not None:
+                posts.remove(post)
+                self._deleted.append(post | {"deleted_at": self.clock()})
+        if post is None:
+            return 400, graph_error(
+                f"Unsupported delete request. Object with ID '{object_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this "
+                "operation. Please read the Graph API documentation at "
+                "https://developers.facebook.com/docs/graph-api",
+                100,
+                subcode=33,
+                error_type="GraphMethodException",
+            )
+        if record.kind == "threads":
+            return 200, {"success": True, "deleted_id": object_id}
+        return 200, {"success": True}
+
     def _record(self, request: FakeRequest) -> None:
         with self._lock:
             self._requests.append(request)
@@ -640,6 +695,8 @@ def _endpoint(method: str, path: str) -> tuple[str, str | None]:
             return edge, owner
     if method == "GET" and len(parts) == 1:
         return "object", parts[0]
+    if method == "DELETE" and len(parts) == 1:
+        return "delete", parts[0]
     return "unknown", None
 
 
@@ -680,6 +737,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._route("POST")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -775,7 +835,11 @@ class _Handler(BaseHTTPRequestHandler):
                 2500,
             )
         kind = "page" if endpoint == "feed" else "threads"
-        subject = owner if endpoint not in ("object", "refresh_access_token") else None
+        if endpoint == "delete":  # the same path for both: the token says which
+            with fake._lock:
+                found = fake._tokens.get(token or "")
+            kind = found.kind if found is not None else kind
+        subject = owner if endpoint not in ("object", "refresh_access_token", "delete") else None
         checked = fake._check_token(token, kind, subject)
         if not isinstance(checked, _Token):
             return checked
@@ -790,4 +854,6 @@ class _Handler(BaseHTTPRequestHandler):
             return fake._refresh(checked, params)
         if endpoint == "object":
             return fake._read_object(str(owner), checked, params.get("fields", ""))
+        if endpoint == "delete":
+            return fake._delete_object(str(owner), checked)
         return fake._accept_feed_post(checked, params)

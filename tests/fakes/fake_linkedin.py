@@ -1,5 +1,6 @@
 """A fake LinkedIn REST API (``/rest/images?action=initializeUpload``, upload ``PUT``,
-``/rest/posts``) that behaves like the real one for an organization page.
+``/rest/posts``, ``DELETE /rest/posts/{urn}``) that behaves like the real one for an
+organization page.
 
 In a test::
 
@@ -34,6 +35,11 @@ What it checks, like LinkedIn does:
   ``errorDetails.inputErrors``). Over 3,000 UTF-16 units of visible text → 422.
 
 Accepted posts answer 201 with an empty body and the URN in ``x-restli-id``.
+
+``DELETE /rest/posts/{url-encoded urn}`` (same token, version and Rest.li checks): a post of one
+of the token's pages leaves ``posts`` for ``deleted`` and is answered 204; a post of another
+page is 403; deleting is idempotent as LinkedIn documents it (a post deleted already: 204
+again); a URN the fake never issued is 404. ``fail_next_delete`` scripts its answers.
 """
 
 from __future__ import annotations
@@ -254,6 +260,8 @@ class FakeLinkedIn:
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, str] = {}  # upload id -> image URN
         self._posts: list[dict[str, Any]] = []
+        self._deleted: list[dict[str, Any]] = []
+        self._delete_scripts: deque[_Script] = deque()
         self._requests: list[FakeRequest] = []
         self._next = FIRST_SHARE_ID
         self._stopping = threading.Event()
@@ -337,6 +345,19 @@ class FakeLinkedIn:
         for _ in range(n):
             self._push(_Script(429, status_body(429), headers, note="rate_limit"))
 
+    def fail_next_delete(
+        self,
+        n: int = 1,
+        *,
+        status: int = 503,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``n`` deletions get ``status`` with LinkedIn's plain error body."""
+        script = _Script(status, body or status_body(status), dict(headers or {}), note="fail")
+        with self._lock:
+            self._delete_scripts.extend([script] * n)
+
     def accept_then_drop(self, n: int = 1) -> None:
         """The next ``n`` valid posts are created, then the connection closes unanswered."""
         for _ in range(n):
@@ -365,6 +386,12 @@ class FakeLinkedIn:
     def posts(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._posts)
+
+    @property
+    def deleted(self) -> list[dict[str, Any]]:
+        """Deleted posts, in the order of deletion, with ``deleted_at``."""
+        with self._lock:
+            return list(self._deleted)
 
     @property
     def requests(self) -> list[FakeRequest]:
@@ -412,6 +439,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._route()
 
     def do_PUT(self) -> None:
+        self._route()
+
+    def do_DELETE(self) -> None:
         self._route()
 
     def _send(
@@ -475,6 +505,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._initialize_upload(token, raw)
         elif (self.command, parts.path) == ("POST", "/rest/posts"):
             self._create_post(token, raw)
+        elif self.command == "DELETE" and parts.path.startswith("/rest/posts/"):
+            self._delete_post(token, urllib.parse.unquote(parts.path.removeprefix("/rest/posts/")))
         else:
             self._send(404, status_body(404, "Not Found"), note="path")
 
@@ -632,6 +664,30 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {"x-restli-id": urn, "x-linkedin-id": urn}
         self._send(201, None, headers, note=script.note if script else "")
+
+    def _delete_post(self, token: str, urn: str) -> None:
+        fake = self.fake
+        with fake._lock:
+            script = fake._delete_scripts.popleft() if fake._delete_scripts else None
+        if script is not None and script.status is not None:
+            self._send(script.status, script.body, script.headers, note=script.note)
+            return
+        with fake._lock:
+            post = next((p for p in fake._posts if p["id"] == urn), None)
+            earlier = next((p for p in fake._deleted if p["id"] == urn), None)
+            allowed = post is not None and post["author"] in fake.tokens[token]
+            if allowed:
+                assert post is not None
+                fake._posts.remove(post)
+                fake._deleted.append(post | {"deleted_at": time.time()})
+        if post is not None and not allowed:
+            what = f"partnerApiPostsExternal.DELETE.{self.headers.get('LinkedIn-Version')}01"
+            self._send(403, forbidden_body(what), note="author not allowed")
+            return
+        if post is None and earlier is None:
+            self._send(404, status_body(404, f"Not Found: {urn}"), note="unknown post")
+            return
+        self._send(204, None, note="deleted" if post is not None else "deleted already")
 
 
 def _check_post(body: dict[str, Any], author: str, fake: FakeLinkedIn) -> tuple[str, str] | None:

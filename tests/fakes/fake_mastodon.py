@@ -16,8 +16,8 @@ As its own process (for daemon and crash tests)::
 
 prints one JSON line ``{"url": "http://127.0.0.1:PORT", "pid": N}`` once it listens, and runs
 until SIGTERM/SIGINT. ``control(url, action, **params)`` drives its faults through
-``POST /_fake/<action>``; ``GET /_fake/statuses``, ``/_fake/media`` and ``/_fake/requests``
-return the records.
+``POST /_fake/<action>``; ``GET /_fake/statuses``, ``/_fake/deleted``, ``/_fake/media`` and
+``/_fake/requests`` return the records.
 
 Endpoints, as Mastodon answers them:
 
@@ -37,6 +37,11 @@ Endpoints, as Mastodon answers them:
   with Pillow. 200 with a URL when processed at once, 202 with ``url: null`` when
   ``media_processing`` polls are configured. ``GET /api/v1/media/:id`` answers 206 while it is
   processing, then 200.
+- ``DELETE /api/v1/statuses/:id``, scope ``write:statuses``: a status of the token's account
+  is removed from ``statuses`` (listed in ``deleted``) and answered 200 with the status and its
+  source ``text``, as Mastodon does; any other id (never posted, deleted already, or another
+  account's: Mastodon looks the status up among the caller's own) is 404 ``{"error": "Record
+  not found"}``. Deletions also count against 30 per 30 minutes.
 
 Every API answer carries ``X-RateLimit-Limit/-Remaining/-Reset`` (Reset an ISO 8601 time) for a
 window of ``rate_limit`` requests per ``rate_period`` seconds per token (Mastodon: 300 per 5
@@ -77,6 +82,7 @@ ACCESS_TOKEN = "fake-mastodon-access-token-0001"
 DEFAULT_SCOPES = ("write:statuses", "write:media")
 IDEMPOTENCY_TTL = 3600.0
 MEDIA_LIMIT, MEDIA_PERIOD = 30, 1800  # uploads per 30 minutes
+DELETE_LIMIT, DELETE_PERIOD = 30, 1800  # status deletions per 30 minutes
 MAX_DESCRIPTION = 1500
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 SUPPORTED_MIME_TYPES = (
@@ -105,7 +111,7 @@ DOWN_PAGE = (
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 
-SCRIPT_TARGETS = ("statuses", "media", "instance")
+SCRIPT_TARGETS = ("statuses", "media", "instance", "delete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +219,7 @@ class FakeMastodon:
         self._scripts: deque[_Script] = deque()
         self._down = False
         self._statuses: list[dict[str, Any]] = []
+        self._deleted: list[dict[str, Any]] = []
         self._media: dict[str, dict[str, Any]] = {}
         self._requests: list[FakeRequest] = []
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
@@ -295,7 +302,7 @@ class FakeMastodon:
     def fail_next(
         self, n: int = 1, *, status: int = 503, body: Any = None, on: str = "statuses"
     ) -> None:
-        """The next ``n`` requests to ``on`` (statuses, media or instance) get ``status``, with
+        """The next ``n`` requests to ``on`` (statuses, media, instance or delete) get ``status``, with
         ``body`` or Mastodon's ``{"error": …}`` for it."""
         phrase = _phrase(status)
         for _ in range(n):
@@ -366,6 +373,12 @@ class FakeMastodon:
             return [dict(s) for s in self._statuses]
 
     @property
+    def deleted(self) -> list[dict[str, Any]]:
+        """Deleted statuses, in the order of deletion (their records plus ``deleted_at``)."""
+        with self._lock:
+            return [dict(s) for s in self._deleted]
+
+    @property
     def media(self) -> list[dict[str, Any]]:
         """Uploaded media, oldest first: ``{"id", "description", "mime", "size", "width",
         "height", "status_id", "account_id", "data"}``."""
@@ -388,7 +401,9 @@ class FakeMastodon:
                     return script
         return None
 
-    def _take_rate_limit(self, key: str, media: bool) -> tuple[dict[str, str], bool]:
+    def _take_rate_limit(
+        self, key: str, media: bool, *, delete: bool = False
+    ) -> tuple[dict[str, str], bool]:
         """Count one request of ``key`` (a token or an address): the headers, and whether it
         is over a limit. When several limits apply, the headers describe the closest one."""
         now = time.time()
@@ -396,6 +411,8 @@ class FakeMastodon:
             windows = [self._window(key, "all", self.rate_period, self.rate_limit, now)]
             if media:
                 windows.append(self._window(key, "media", MEDIA_PERIOD, MEDIA_LIMIT, now))
+            if delete:
+                windows.append(self._window(key, "delete", DELETE_PERIOD, DELETE_LIMIT, now))
             limited = any(w.remaining() == 0 for w in windows)
             if not limited:
                 for w in windows:
@@ -480,6 +497,23 @@ class FakeMastodon:
             self._statuses.append(status)
             if key:
                 self._idempotency[(account.token, key)] = (status_id, time.time() + IDEMPOTENCY_TTL)
+            return status
+
+    def _delete_status(self, account: _Account, status_id: str) -> dict[str, Any] | None:
+        """Remove the account's status ``status_id``: its record, or None (Record not found)."""
+        with self._lock:
+            status = next(
+                (
+                    s
+                    for s in self._statuses
+                    if s["id"] == status_id and s["account_id"] == account.id
+                ),
+                None,
+            )
+            if status is None:
+                return None
+            self._statuses.remove(status)
+            self._deleted.append(status | {"deleted_at": time.time()})
             return status
 
     def _create_media(
@@ -802,6 +836,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._route("POST")
 
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
     def _route(self, method: str) -> None:
         self._fields: tuple[str, ...] = ()  # one handler serves every request of a connection
         raw = self._body()
@@ -830,6 +867,8 @@ class _Handler(BaseHTTPRequestHandler):
         media_id = ""
         if method == "GET" and path.startswith("/api/v1/media/"):
             target, scope, media_id = "poll", "write:media", path.rsplit("/", 1)[1]
+        if method == "DELETE" and path.startswith("/api/v1/statuses/"):
+            target, scope, media_id = "delete", "write:statuses", path.rsplit("/", 1)[1]
         if not target:
             self._send(404, NOT_FOUND, self._address_limit(), note="no such route")
             return
@@ -844,7 +883,9 @@ class _Handler(BaseHTTPRequestHandler):
         if script is not None and script.status is not None:
             self._send(script.status, script.body, script.headers, note=script.note)
             return
-        headers, limited = fake._take_rate_limit(account.token, media=target == "media")
+        headers, limited = fake._take_rate_limit(
+            account.token, media=target == "media", delete=target == "delete"
+        )
         if limited:
             self._send(429, TOO_MANY_REQUESTS, headers, note="rate limited")
             return
@@ -852,6 +893,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._post_status(account, raw, headers, script)
         elif target == "media":
             self._post_media(account, raw, headers)
+        elif target == "delete":
+            self._delete_status(account, media_id, headers)
         else:
             self._get_media(account, media_id, headers)
 
@@ -922,6 +965,15 @@ class _Handler(BaseHTTPRequestHandler):
         status = 200 if created["processing"] == 0 else 202
         self._send(status, fake.render_media(created), headers)
 
+    def _delete_status(self, account: _Account, status_id: str, headers: dict[str, str]) -> None:
+        fake = self.fake
+        status = fake._delete_status(account, status_id)
+        if status is None:
+            self._send(404, NOT_FOUND, headers, note="no such status")
+            return
+        body = fake.render_status(status, account) | {"text": status["text"]}
+        self._send(200, body, headers, note="deleted")
+
     def _get_media(self, account: _Account, media_id: str, headers: dict[str, str]) -> None:
         media = self.fake._poll_media(account, media_id)
         if media is None:
@@ -991,6 +1043,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if method == "GET" and action == "statuses":
             self._send(200, fake.statuses, record=False)
+        elif method == "GET" and action == "deleted":
+            self._send(200, fake.deleted, record=False)
         elif method == "GET" and action == "media":
             media = [{k: v for k, v in m.items() if k != "data"} for m in fake.media]
             self._send(200, media, record=False)
@@ -1035,10 +1089,10 @@ def _truthy(value: Any) -> bool:
 def control(url: str, action: str, **params: Any) -> Any:
     """Drive a fake running in another process: ``control(url, "fail_next", n=2)``.
 
-    ``action`` ``"statuses"``, ``"media"`` or ``"requests"`` reads the records; the others are
-    ``FakeMastodon`` methods called with ``params``.
+    ``action`` ``"statuses"``, ``"deleted"``, ``"media"`` or ``"requests"`` reads the records;
+    the others are ``FakeMastodon`` methods called with ``params``.
     """
-    read = action in {"statuses", "media", "requests"}
+    read = action in {"statuses", "deleted", "media", "requests"}
     data = None if read else json.dumps(params).encode()
     request = urllib.request.Request(
         f"{url.rstrip('/')}/_fake/{action}",

@@ -1,4 +1,5 @@
-"""A fake Telegram Bot API (``getMe``, ``sendMessage``, ``sendPhoto``) that behaves like the real one.
+"""A fake Telegram Bot API (``getMe``, ``sendMessage``, ``sendPhoto``, ``deleteMessage``) that
+behaves like the real one.
 
 In a test::
 
@@ -25,6 +26,13 @@ What it checks, like Telegram does:
   a caption; an empty text is refused.
 - ``sendPhoto``: an uploaded file must be an image (Pillow opens it) of at most 10 MB with
   width + height ≤ 10,000; a URL must be one the fake can "fetch" (``web_images``).
+
+- ``deleteMessage`` (``chat_id``, ``message_id``), with the same chat and admin checks: a
+  message of that chat leaves ``messages`` for ``deleted`` (``{"ok": true, "result": true}``);
+  one that is not there (never sent, deleted already) is 400 ``Bad Request: message to delete
+  not found``; one sent 48 hours ago or more is 400 ``Bad Request: message can't be deleted``
+  (the Bot API's limit for bots; ``age_messages`` makes messages older).
+  ``fail_next_delete`` scripts its answers.
 
 Every accepted message is kept in ``messages`` with the visible text, its entities (UTF-16
 offsets, as the Bot API returns them), the HTML that was sent and the options.
@@ -58,6 +66,7 @@ CHANNEL_USERNAME = "ctninfo"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
+DELETE_WINDOW = 48 * 3600  # a bot may delete its messages for 48 hours
 
 UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -403,6 +412,8 @@ class FakeTelegram:
         self._scripts: deque[_Script] = deque()
         self._down = False
         self._messages: list[dict[str, Any]] = []
+        self._deleted: list[dict[str, Any]] = []
+        self._delete_scripts: deque[_Script] = deque()
         self._requests: list[FakeRequest] = []
         self._next_id: dict[int, int] = {}
         self._stopping = threading.Event()
@@ -487,6 +498,23 @@ class FakeTelegram:
         for _ in range(n):
             self._push(_Script(429, flood_body(retry_after), note="flood"))
 
+    def fail_next_delete(
+        self, n: int = 1, *, status: int = 502, description: str | None = None, **parameters: Any
+    ) -> None:
+        """The next ``n`` ``deleteMessage`` requests get ``status`` with a Bot API error body."""
+        text = description or {500: "Internal Server Error", 502: "Bad Gateway"}.get(
+            status, "Error"
+        )
+        script = _Script(status, error(status, text, parameters or None), note="fail")
+        with self._lock:
+            self._delete_scripts.extend([script] * n)
+
+    def age_messages(self, seconds: float) -> None:
+        """Every message so far was sent ``seconds`` earlier than it was."""
+        with self._lock:
+            for message in self._messages:
+                message["date"] -= int(seconds)
+
     def accept_then_drop(self, n: int = 1) -> None:
         """The next ``n`` valid messages are posted, then the connection closes unanswered."""
         for _ in range(n):
@@ -510,6 +538,12 @@ class FakeTelegram:
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def deleted(self) -> list[dict[str, Any]]:
+        """Deleted messages, in the order of deletion, with ``deleted_at``."""
+        with self._lock:
+            return list(self._deleted)
 
     @property
     def requests(self) -> list[FakeRequest]:
@@ -614,6 +648,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send({"ok": True, "result": me}, method)
         elif method in ("sendMessage", "sendPhoto"):
             self._send_something(method, params)
+        elif method == "deleteMessage":
+            self._delete_message(method, params)
         else:
             self._send(NOT_FOUND, method, note="unknown method")
 
@@ -693,6 +729,50 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop(method, script.note)
             return
         self._send({"ok": True, "result": message}, method, note=script.note if script else "")
+
+    def _delete_message(self, method: str, params: dict[str, Any]) -> None:
+        fake = self.fake
+        with fake._lock:
+            script = fake._delete_scripts.popleft() if fake._delete_scripts else None
+        if script is not None and script.body is not None:
+            self._send(script.body, method, note=script.note)
+            return
+        chat = fake.find_chat(params.get("chat_id"))
+        if chat is None:
+            self._send(error(400, "Bad Request: chat not found"), method, note="chat")
+            return
+        if chat.type == "channel" and chat.bot_status != "administrator":
+            description = {
+                "kicked": "Forbidden: bot was kicked from the channel chat",
+                "member": "Bad Request: need administrator rights in the channel chat",
+            }.get(chat.bot_status, "Forbidden: bot is not a member of the channel chat")
+            code = 400 if description.startswith("Bad Request") else 403
+            self._send(error(code, description), method, note="not admin")
+            return
+        try:
+            message_id = int(params.get("message_id", ""))
+        except (TypeError, ValueError):
+            self._send(error(400, "Bad Request: message identifier is not specified"), method)
+            return
+        with fake._lock:
+            found = next(
+                (
+                    m
+                    for m in fake._messages
+                    if m["chat_id"] == chat.id and m["message_id"] == message_id
+                ),
+                None,
+            )
+            too_old = found is not None and time.time() - found["date"] >= DELETE_WINDOW
+            if found is not None and not too_old:
+                fake._messages.remove(found)
+                fake._deleted.append(found | {"deleted_at": time.time()})
+        if found is None:
+            self._send(error(400, "Bad Request: message to delete not found"), method, "gone")
+        elif too_old:
+            self._send(error(400, "Bad Request: message can't be deleted"), method, "too old")
+        else:
+            self._send({"ok": True, "result": True}, method, note="deleted")
 
     def _photo(self, value: Any) -> dict[str, Any] | str:
         """The uploaded or fetched picture's facts, or Telegram's 400 description."""

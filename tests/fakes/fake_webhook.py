@@ -25,6 +25,11 @@ Discord (``POST /api/webhooks/{id}/{token}``), modelled on Discord's "Execute We
   ``content``, ``embeds``, ``author``…), without it 204;
 - ``rate_limit_next("discord")`` answers 429 ``{"message": "You are being rate limited.",
   "retry_after": 1.5, "global": false}`` with ``Retry-After`` and ``X-RateLimit-*`` headers.
+- ``DELETE /api/webhooks/{id}/{token}/messages/{message_id}`` ("Delete Webhook Message"), with
+  the same id and token checks: a message this webhook sent leaves ``messages`` for
+  ``deleted`` and is answered 204; any other id (never sent, deleted already) is 404
+  ``{"message": "Unknown Message", "code": 10008}``. ``fail_next_delete`` scripts its answers.
+  Slack and JSON paths answer a DELETE with 405.
 
 Slack (``POST /services/{team}/{bot}/{token}``), modelled on Slack's incoming-webhook error
 table: answers are ``text/plain``: ``ok``; 400 ``invalid_payload`` (not JSON), ``no_text`` (no
@@ -152,6 +157,8 @@ class FakeWebhooks:
             "json": deque(),
         }
         self._messages: list[FakeMessage] = []
+        self._deleted: list[FakeMessage] = []
+        self._delete_scripts: deque[_Script] = deque()
         self._requests: list[FakeRequest] = []
         self._last_id = 0
         self._server: _Server | None = None
@@ -267,6 +274,21 @@ class FakeWebhooks:
             body = {"error": "rate limited"}
         self.fail_next(kind, n, status=429, body=body, headers=headers)
 
+    def fail_next_delete(
+        self,
+        n: int = 1,
+        *,
+        status: int = 503,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``n`` Discord message deletions get ``status`` (JSON ``body``, by default
+        Discord's usual error body)."""
+        data = json.dumps(body if body is not None else _default_error("discord", status))
+        script = _Script(status, data.encode(), "application/json", dict(headers or {}), "fail")
+        with self._lock:
+            self._delete_scripts.extend([script] * n)
+
     def slow_next(self, kind: Kind, seconds: float) -> None:
         """The next request to ``kind`` is accepted (recorded), then answered ``seconds`` late."""
         with self._lock:
@@ -282,6 +304,12 @@ class FakeWebhooks:
     def messages(self) -> list[FakeMessage]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def deleted(self) -> list[FakeMessage]:
+        """Deleted messages, in the order of deletion."""
+        with self._lock:
+            return list(self._deleted)
 
     @property
     def requests(self) -> list[FakeRequest]:
@@ -337,6 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.kind is None:
             self._answer(404, b"not found", "text/plain", note="unknown path")
             return
+        if "/messages/" in parts.path:  # a message of a webhook takes DELETE (and PATCH) only
+            self._answer(405, b"method not allowed", "text/plain", note="POST to a message")
+            return
         script = self.fake._take_script(self.kind)
         if script is not None and script.status is not None:
             self._answer(
@@ -349,6 +380,45 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._answer(405, b"method not allowed", "text/plain", note="GET")
+
+    def do_DELETE(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        parts = urllib.parse.urlsplit(self.path)
+        self.kind = _kind_of(parts.path)
+        segments = parts.path.strip("/").split("/")
+        if self.kind != "discord" or len(segments) != 6:
+            self._answer(405, b"method not allowed", "text/plain", note="DELETE")
+            return
+        fake = self.fake
+        _, _, webhook_id, token, _, message_id = segments
+        if webhook_id != DISCORD_WEBHOOK_ID or fake.discord_deleted:
+            self._json_answer(404, {"message": "Unknown Webhook", "code": 10015}, note="unknown")
+            return
+        if token != DISCORD_TOKEN:
+            body = {"message": "Invalid Webhook Token", "code": 50027}
+            self._json_answer(401, body, note="bad token")
+            return
+        with fake._lock:
+            script = fake._delete_scripts.popleft() if fake._delete_scripts else None
+        if script is not None and script.status is not None:
+            self._answer(
+                script.status, script.body, script.content_type, script.headers, note=script.note
+            )
+            return
+        with fake._lock:
+            found = next(
+                (m for m in fake._messages if m.kind == "discord" and m.id == message_id), None
+            )
+            if found is not None:
+                fake._messages.remove(found)
+                fake._deleted.append(found)
+        if found is None:
+            body = {"message": "Unknown Message", "code": 10008}
+            self._json_answer(404, body, note="unknown message")
+            return
+        self._answer(204, b"", "", note="deleted")
 
     # --- answers --------------------------------------------------------------------------
 
@@ -491,6 +561,8 @@ class _Handler(BaseHTTPRequestHandler):
 def _kind_of(path: str) -> Kind | None:
     segments = path.strip("/").split("/")
     if len(segments) == 4 and segments[:2] == ["api", "webhooks"]:
+        return "discord"
+    if len(segments) == 6 and segments[:2] == ["api", "webhooks"] and segments[4] == "messages":
         return "discord"
     if len(segments) == 4 and segments[0] == "services":
         return "slack"

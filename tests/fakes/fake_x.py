@@ -1,5 +1,5 @@
-"""A fake X API v2 (``POST /2/tweets``, ``GET /2/users/me``, ``POST /2/media/upload``,
-``POST /2/media/metadata``) that behaves like the real one.
+"""A fake X API v2 (``POST /2/tweets``, ``DELETE /2/tweets/:id``, ``GET /2/users/me``,
+``POST /2/media/upload``, ``POST /2/media/metadata``) that behaves like the real one.
 
 In a test::
 
@@ -12,6 +12,8 @@ In a test::
         assert [p["text"] for p in fake.posts] == [...]
         fake.fail_next_upload(status=503)     # the same for POST /2/media/upload
         assert fake.posts[0]["media_ids"] == [fake.media[0]["id"]]
+        fake.fail_next_delete(status=503)     # the same for DELETE /2/tweets/:id
+        assert [d["id"] for d in fake.deleted] == [...]
 
 As its own process (for daemon and crash tests)::
 
@@ -20,11 +22,13 @@ As its own process (for daemon and crash tests)::
 prints one JSON line ``{"url": "http://127.0.0.1:PORT", "pid": N}`` once it listens, and runs
 until SIGTERM/SIGINT. Every accepted post is appended to the state file as one JSON line
 (flushed before the answer is sent), and the file is read back at start, so post counts and
-duplicate detection survive restarts of the fake. ``read_posts(path)`` reads it;
+duplicate detection survive restarts of the fake (a deletion is appended as a
+``{"deleted": id}`` line). ``read_posts(path)`` reads it;
 ``control(url, action, **params)`` drives the faults of a fake in another process through
 ``POST /_fake/<action>`` (``fail_next``, ``rate_limit_next``, ``accept_then_drop``,
-``accept_then_delay``, ``fail_next_upload``, ``down``, ``up``, ``set_delay``, ``reset``);
-``GET /_fake/posts``, ``GET /_fake/requests`` and ``GET /_fake/media`` return the records.
+``accept_then_delay``, ``fail_next_upload``, ``fail_next_delete``, ``down``, ``up``,
+``set_delay``, ``reset``); ``GET /_fake/posts``, ``GET /_fake/requests``, ``GET /_fake/media``
+and ``GET /_fake/deleted`` return the records.
 
 What it checks, like X does:
 
@@ -49,6 +53,11 @@ What it checks, like X does:
   hours, else 400 "Your media IDs are invalid."; text may then be empty. The duplicate check
   stays on the text alone (X refuses the same text with another picture as a duplicate).
   ``media`` lists the uploads (with their alt text), ``media_bytes(id)`` returns one's bytes.
+- ``DELETE /2/tweets/:id``, signed like any request: a post of the signing user is removed
+  from ``posts`` (and listed in ``deleted``) with ``{"data": {"deleted": true}}``; another
+  user's post is 403; an id the fake does not hold (never posted, or deleted already) is 404
+  with the ``resource-not-found`` problem X uses for a missing post. 50 deletions per user per
+  15 minutes (X's documented limit), then 429.
 
 Bodies of the 400 for empty text and of the 429s are modelled on X's documented problem
 types; their exact wording is not documented. So are the bodies of the media endpoints' 400s
@@ -141,6 +150,37 @@ USAGE_CAPPED_BODY = {
     "scope": "User",
     "status": 429,
 }
+DELETE_LIMIT_15MIN = 50  # DELETE /2/tweets/:id, per user
+NOT_YOURS_BODY = {
+    "detail": "You are not allowed to delete a Tweet that you did not create.",
+    "type": "about:blank",
+    "title": "Forbidden",
+    "status": 403,
+}
+_DELETE_PATH = re.compile(r"/2/tweets/([0-9]+)")
+
+
+def not_found_body(post_id: str) -> dict[str, Any]:
+    """X's problem body for a post it does not have (the shape of its v2 lookup errors; the
+    answer to a DELETE of a missing post is not documented)."""
+    detail = f"Could not find tweet with id: [{post_id}]."
+    problem = "https://api.twitter.com/2/problems/resource-not-found"
+    return {
+        "errors": [
+            {
+                "value": post_id,
+                "detail": detail,
+                "title": "Not Found Error",
+                "resource_type": "tweet",
+                "parameter": "id",
+                "resource_id": post_id,
+                "type": problem,
+            }
+        ],
+        "title": "Not Found Error",
+        "detail": detail,
+        "type": problem,
+    }
 
 
 def invalid_request_body(message: str, parameters: dict[str, list[str]]) -> dict[str, Any]:
@@ -255,6 +295,8 @@ class FakeX:
         self._stopping = threading.Event()
         self._scripts: deque[_Script] = deque()
         self._upload_scripts: deque[_Script] = deque()
+        self._delete_scripts: deque[_Script] = deque()
+        self._deleted: list[dict[str, Any]] = []
         self._media: dict[str, dict[str, Any]] = {}
         self._media_bytes: dict[str, bytes] = {}
         self._down = False
@@ -418,6 +460,25 @@ class FakeX:
         with self._lock:
             self._upload_scripts.extend([script] * n)
 
+    def fail_next_delete(
+        self,
+        n: int = 1,
+        *,
+        status: int = 503,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``n`` deletions get ``status`` (default 503) with ``body`` (default X's
+        plain problem body) and ``headers``; a 200 ``body`` scripts an unusual success."""
+        script = _Script(
+            status=status,
+            body=body or status_body(status),
+            headers=dict(headers or {}),
+            note="fail",
+        )
+        with self._lock:
+            self._delete_scripts.extend([script] * n)
+
     def accept_then_drop(self, n: int = 1) -> None:
         """The next ``n`` valid posts are accepted, then the connection closes unanswered."""
         for _ in range(n):
@@ -445,6 +506,7 @@ class FakeX:
         with self._lock:
             self._scripts.clear()
             self._upload_scripts.clear()
+            self._delete_scripts.clear()
             self._down = False
             self.delay = 0.0
             self._windows.clear()
@@ -462,6 +524,12 @@ class FakeX:
         "media_ids"}`` (posts kept in an older state file may lack ``media_ids``)."""
         with self._lock:
             return [dict(p) for p in self._posts]
+
+    @property
+    def deleted(self) -> list[dict[str, Any]]:
+        """Deleted posts, in the order of deletion: the post's record plus ``deleted_at``."""
+        with self._lock:
+            return [dict(p) for p in self._deleted]
 
     @property
     def media(self) -> list[dict[str, Any]]:
@@ -623,6 +691,42 @@ class FakeX:
             self._posted.notify_all()
             return post
 
+    def _delete(self, user: _User, post_id: str) -> tuple[int, dict[str, Any]]:
+        """Remove the user's post ``post_id``: X's status and body for the answer."""
+        with self._lock:
+            post = next((p for p in self._posts if p["id"] == post_id), None)
+            if post is None:
+                return 404, not_found_body(post_id)
+            if post["user_id"] != user.user_id:
+                return 403, NOT_YOURS_BODY
+            self._posts.remove(post)
+            self._deleted.append(post | {"deleted_at": time.time()})
+            if self.state_file is not None:
+                with self.state_file.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"deleted": post_id}) + "\n")
+                    f.flush()
+        return 200, {"data": {"deleted": True}}
+
+    def _take_delete_limit(self, user: _User) -> tuple[dict[str, str], bool]:
+        """Count one deletion: the headers of the user's deletion window, and whether it is
+        exhausted."""
+        now = time.time()
+        with self._lock:
+            key = f"{user.access_token}:delete"
+            window = self._windows.setdefault(
+                key, _Window(WINDOW_15MIN, DELETE_LIMIT_15MIN, start=now)
+            )
+            window.roll(now)
+            limited = window.remaining() == 0
+            if not limited:
+                window.used += 1
+            headers = {
+                "x-rate-limit-limit": str(window.limit),
+                "x-rate-limit-remaining": str(window.remaining()),
+                "x-rate-limit-reset": str(window.reset_at()),
+            }
+        return headers, limited
+
     def _next_id(self, now: float) -> str:
         """A snowflake-like id, unique among posts and media (call with the lock held)."""
         new_id = max(int(now * 1000 - TWITTER_EPOCH_MS) << 22, self._last_id + 1)
@@ -751,7 +855,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop("stopped")
             return
         uri = f"http://{self.headers.get('Host', f'{fake.host}:{fake.port}')}{self.path}"
-        if (method, path) not in _ENDPOINTS:
+        deleting = _DELETE_PATH.fullmatch(path) if method == "DELETE" else None
+        if (method, path) not in _ENDPOINTS and deleting is None:
             self._send(
                 404,
                 {
@@ -776,7 +881,24 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/2/media/metadata":
             self._media_metadata(user, body)
             return
+        if deleting is not None:
+            self._delete_tweet(user, deleting.group(1))
+            return
         self._create_tweet(user, body)
+
+    def _delete_tweet(self, user: _User, post_id: str) -> None:
+        fake = self.fake
+        with fake._lock:
+            script = fake._delete_scripts.popleft() if fake._delete_scripts else None
+        if script is not None and script.status is not None:
+            self._send(script.status, script.body, script.headers, note=script.note)
+            return
+        headers, limited = fake._take_delete_limit(user)
+        if limited:
+            self._send(429, RATE_LIMITED_BODY, headers, note="rate limited")
+            return
+        status, answer = fake._delete(user, post_id)
+        self._send(status, answer, headers, note="" if status == 200 else f"delete {status}")
 
     def _json_payload(self, raw: bytes) -> Any:
         """The JSON body, or None after answering X's 400 for a body it cannot read."""
@@ -942,6 +1064,7 @@ class _Handler(BaseHTTPRequestHandler):
             "accept_then_drop",
             "accept_then_delay",
             "fail_next_upload",
+            "fail_next_delete",
             "down",
             "up",
             "set_delay",
@@ -957,6 +1080,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, [asdict(r) for r in fake.requests])
         elif method == "GET" and action == "media":
             self._send(200, fake.media)
+        elif method == "GET" and action == "deleted":
+            self._send(200, fake.deleted)
         elif method == "POST" and action in self._ACTIONS:
             try:
                 params = json.loads(raw) if raw else {}
@@ -1004,15 +1129,21 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
 
 
 def read_posts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The posts a fake (in any process, across restarts) accepted, from its state file."""
+    """The posts a fake (in any process, across restarts) accepted and did not delete, from
+    its state file."""
     posts = []
+    deleted: set[str] = set()
     with Path(path).open(encoding="utf-8") as f:
         for line in f:
             # A line torn by a kill is a post whose write never finished: X never answered it.
             with contextlib.suppress(ValueError):
                 if line.endswith("\n"):
-                    posts.append(json.loads(line))
-    return posts
+                    record = json.loads(line)
+                    if "deleted" in record:
+                        deleted.add(str(record["deleted"]))
+                    else:
+                        posts.append(record)
+    return [p for p in posts if p["id"] not in deleted]
 
 
 def _end_torn_line(path: Path) -> None:
@@ -1028,10 +1159,10 @@ def _end_torn_line(path: Path) -> None:
 def control(url: str, action: str, **params: Any) -> Any:
     """Drive a fake running in another process: ``control(url, "fail_next", n=2)``.
 
-    ``action`` ``"posts"``, ``"requests"`` or ``"media"`` reads the records; the others are ``FakeX``
-    methods called with ``params``.
+    ``action`` ``"posts"``, ``"requests"``, ``"media"`` or ``"deleted"`` reads the records; the
+    others are ``FakeX`` methods called with ``params``.
     """
-    read = action in {"posts", "requests", "media"}
+    read = action in {"posts", "requests", "media", "deleted"}
     data = None if read else json.dumps(params).encode()
     request = urllib.request.Request(
         f"{url.rstrip('/')}/_fake/{action}",

@@ -18,7 +18,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, FetchError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.bluesky import (
     DEFAULT_API_BASE,
     MAX_RETRY_AFTER,
@@ -43,6 +43,7 @@ CREATE = "com.atproto.repo.createRecord"
 GET = "com.atproto.repo.getRecord"
 LOGIN = "com.atproto.server.createSession"
 UPLOAD = "com.atproto.repo.uploadBlob"
+DELETE = "com.atproto.repo.deleteRecord"
 
 MakePublisher = Callable[..., BlueskyPublisher]
 
@@ -825,3 +826,164 @@ def test_text_the_sdk_cannot_hold_is_permanent_without_a_request(
 )
 def test_retry_after_table(headers: dict[str, str], expected: float | None) -> None:
     assert _retry_after(headers, now=1000.0) == expected
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_uri(publisher: BlueskyPublisher, key: str = "d-1") -> str:
+    result = publisher.publish(make_post(), idempotency_key=key)
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_bluesky_can_delete(make_publisher: MakePublisher) -> None:
+    assert BlueskyPublisher.spec.can_delete
+    assert isinstance(make_publisher(), Deleter)
+
+
+def test_delete_removes_the_record_and_logs_it(
+    fake: FakeBluesky, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_uri(publisher, "d-0")
+    gone = posted_uri(publisher, "d-1")
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.bluesky"):
+        publisher.delete(gone)
+
+    assert [p.uri for p in fake.posts] == [kept]
+    assert [p.uri for p in fake.deleted] == [gone]
+    assert fake.calls(DELETE)[-1].status == 200
+    assert f"account bsky-main deleted post {gone}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeBluesky, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_uri(publisher)
+    publisher.delete(gone)
+    publisher.delete(gone)  # the reference PDS: 200, no commit
+
+    assert fake.posts == []
+    assert [r.status for r in fake.calls(DELETE)] == [200, 200]
+
+
+def test_a_pds_answering_record_not_found_counts_as_gone(
+    state_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = (400, {"error": "RecordNotFound", "message": "Could not locate record"})
+    with FakeBluesky(missing_delete_answer=missing) as fake:
+        publisher = BlueskyPublisher(
+            make_account(fake), PublisherContext(state_dir=state_dir, timeout=5.0)
+        )
+        try:
+            gone = posted_uri(publisher)
+            publisher.delete(gone)
+            with caplog.at_level(logging.INFO, logger="bot.publishers.bluesky"):
+                publisher.delete(gone)
+        finally:
+            publisher.close()
+        assert [r.status for r in fake.calls(DELETE)] == [200, 400]
+    assert "was already gone" in caplog.text
+
+
+def test_a_restarted_publisher_deletes_with_its_saved_session(
+    fake: FakeBluesky, make_publisher: MakePublisher
+) -> None:
+    gone = posted_uri(make_publisher())
+    make_publisher().delete(gone)
+    assert fake.posts == []
+    assert fake.logins == 1
+
+
+def test_delete_with_a_wrong_app_password_is_permanent_without_secrets(
+    fake: FakeBluesky, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wxyz-wxyz-wxyz-wxyz"
+    uri = f"at://{DID}/app.bsky.feed.post/{record_key('d-1')}"
+    publisher = BlueskyPublisher(
+        make_account(fake, app_password=wrong),
+        PublisherContext(state_dir=tmp_path / "empty", timeout=5.0),
+    )
+    try:
+        with caplog.at_level(logging.DEBUG), pytest.raises(PublishError) as info:
+            publisher.delete(uri)
+    finally:
+        publisher.close()
+    assert (info.value.status, info.value.retryable) == (401, False)
+    for secret in (wrong, APP_PASSWORD):
+        assert secret not in str(info.value)
+        assert secret not in repr(info.value)
+        assert secret not in caplog.text
+    assert fake.calls(DELETE) == []
+
+
+def test_an_expired_session_is_renewed_for_a_deletion(
+    fake: FakeBluesky, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher()
+    gone = posted_uri(publisher)
+    fake.expire_access_tokens()
+    publisher.delete(gone)
+    assert fake.posts == []
+    assert fake.refreshes == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeBluesky, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_uri(publisher)
+    fake.fail_next(status=status, nsid=DELETE)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.posts) == 1
+
+    publisher.delete(gone)
+    assert fake.posts == []
+
+
+def test_a_rate_limited_deletion_is_retryable_after_its_reset(
+    fake: FakeBluesky, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher()
+    gone = posted_uri(publisher)
+    fake.rate_limit_next(reset_in=1200, nsid=DELETE)
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (429, True)
+    assert info.value.retry_after == pytest.approx(1200, abs=5)
+
+
+def test_a_post_in_another_repo_is_refused_before_deleting(
+    fake: FakeBluesky, make_publisher: MakePublisher
+) -> None:
+    other = f"at://did:plc:someoneelse/app.bsky.feed.post/{record_key('d-1')}"
+    with pytest.raises(PublishError, match="not in this account's repo") as info:
+        make_publisher().delete(other)
+    assert not info.value.retryable
+    assert fake.calls(DELETE) == []
+
+
+@pytest.mark.parametrize(
+    "remote_id",
+    [
+        "",
+        "1234567890",
+        f"at://{DID}/app.bsky.feed.like/3kabc",
+        f"https://bsky.app/profile/{HANDLE}/post/3kabc",
+        f"at://{DID}/app.bsky.feed.post/3k/../x",
+    ],
+)
+def test_an_id_that_is_not_a_post_uri_is_refused_before_any_request(
+    fake: FakeBluesky, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Bluesky post's at-uri") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,9 +13,15 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, PublishError
 from bot.models import Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher
+from bot.publishers.base import Deleter, InDoubt, Publisher
 from bot.publishers.facebook import DEFAULT_API_BASE, SERVICE, FacebookPublisher
-from bot.publishers.graph import MAX_RETRY_AFTER, GraphAPIError, translate, usage_retry_after
+from bot.publishers.graph import (
+    MAX_RETRY_AFTER,
+    GraphAPIError,
+    object_missing,
+    translate,
+    usage_retry_after,
+)
 from tests.fakes.fake_graph import PAGE_TOKEN, FakeGraph
 
 ARTICLE_URL = "https://ctninfo.com/2026/11/ruto-haiti/"
@@ -357,3 +364,138 @@ def _buc(*minutes: object) -> dict[str, str]:
 )
 def test_usage_retry_after_table(headers: dict[str, str], expected: float | None) -> None:
     assert usage_retry_after(headers) == expected
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_id(publisher: FacebookPublisher, text: str = TEXT) -> str:
+    result = publisher.publish(make_post(text), idempotency_key="d-1")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_facebook_can_delete(make_publisher: MakePublisher) -> None:
+    assert FacebookPublisher.spec.can_delete
+    assert isinstance(make_publisher(), Deleter)
+
+
+def test_delete_takes_the_post_down_and_logs_it(
+    fake: FakeGraph, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_id(publisher, "another story")
+    gone = posted_id(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.facebook"):
+        publisher.delete(gone)
+
+    assert [p["id"] for p in fake.facebook_posts] == [kept]
+    assert [p["id"] for p in fake.deleted] == [gone]
+    last = fake.requests[-1]
+    assert (last.method, last.path, last.status) == ("DELETE", f"/v25.0/{gone}", 200)
+    assert last.token == PAGE_TOKEN
+    assert f"account fb-page deleted post {gone}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeGraph, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.facebook"):
+        publisher.delete(gone)  # Meta: code 100, subcode 33
+
+    assert [r.status for r in fake.requests if r.method == "DELETE"] == [200, 400]
+    assert f"post {gone} was already gone" in caplog.text
+
+
+def test_delete_with_an_invalid_token_is_permanent_and_never_shown(
+    fake: FakeGraph, make_publisher: MakePublisher
+) -> None:
+    gone = posted_id(make_publisher())
+    token = "EAAwrong-page-token-0001"
+
+    with pytest.raises(PublishError) as info:
+        make_publisher(page_access_token=token).delete(gone)
+
+    assert (info.value.retryable, info.value.status) == (False, 400)
+    assert "code 190" in str(info.value)
+    for secret in (token, PAGE_TOKEN):
+        assert secret not in str(info.value) and secret not in repr(info.value)
+    assert len(fake.facebook_posts) == 1
+
+
+def test_delete_without_pages_manage_posts_is_permanent_with_a_hint() -> None:
+    with FakeGraph(page_permissions=("pages_show_list",)) as fake:
+        publisher = FacebookPublisher(
+            make_account(fake.facebook_credentials(), fake.facebook_url), timeout=5.0
+        )
+        try:
+            with pytest.raises(PublishError) as info:
+                publisher.delete(f"{fake.page_id}_1")
+        finally:
+            publisher.close()
+    assert (info.value.retryable, info.value.status) == (False, 403)
+    assert "pages_manage_posts" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeGraph, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    fake.fail_next(status=status, endpoint="delete")
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.retryable, info.value.status) == (True, status)
+    assert len(fake.facebook_posts) == 1
+
+    publisher.delete(gone)
+    assert fake.facebook_posts == []
+
+
+def test_a_throttled_deletion_waits_as_the_header_says(
+    fake: FakeGraph, make_publisher: MakePublisher
+) -> None:
+    fake.throttle_next(code=32, regain_minutes=20, endpoint="delete")
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete(f"{fake.page_id}_1")
+    assert info.value.retryable
+    assert info.value.retry_after == 20 * 60
+
+
+def test_a_slow_facebook_makes_a_retryable_deletion(
+    fake: FakeGraph, make_publisher: MakePublisher
+) -> None:
+    fake.delay = 1.0
+    with pytest.raises(PublishError) as info:
+        make_publisher(timeout=0.3).delete(f"{fake.page_id}_1")
+    assert info.value.retryable
+
+
+@pytest.mark.parametrize("remote_id", ["", "1_2_3", "1/../2", "1_2?fields=id", "urn:li:share:1"])
+def test_an_id_that_is_not_a_post_id_is_refused_before_any_request(
+    fake: FakeGraph, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Facebook post id") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("error", "missing"),
+    [
+        (GraphAPIError(400, message="Unsupported delete request", code=100, subcode=33), True),
+        (GraphAPIError(400, message="(#100) Invalid parameter", code=100), False),
+        (GraphAPIError(400, message="Session has expired", code=190, subcode=463), False),
+        (ValueError("not an API error"), False),
+    ],
+)
+def test_object_missing_table(error: Exception, missing: bool) -> None:
+    assert object_missing(error) is missing

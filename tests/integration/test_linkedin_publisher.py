@@ -16,7 +16,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, FetchError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.linkedin import (
     DEFAULT_API_BASE,
     DEFAULT_RETRY_AFTER,
@@ -523,3 +523,136 @@ def test_the_author_urn(credentials: dict[str, str], author: str) -> None:
 )
 def test_retry_after_table(header: str | None, expected: float) -> None:
     assert _retry_after(header, now=1000.0) == expected
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_urn(publisher: LinkedInPublisher, text: str = TEXT) -> str:
+    result = publisher.publish(make_post(text, image=False), idempotency_key="d-1")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_linkedin_can_delete(make_publisher: MakePublisher) -> None:
+    assert LinkedInPublisher.spec.can_delete
+    assert isinstance(make_publisher(), Deleter)
+
+
+def test_delete_sends_the_encoded_urn_with_the_posting_headers(
+    fake: FakeLinkedIn, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_urn(publisher, "another story")
+    gone = posted_urn(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.linkedin"):
+        publisher.delete(gone)
+
+    assert [p["id"] for p in fake.posts] == [kept]
+    assert [p["id"] for p in fake.deleted] == [gone]
+    last = fake.requests[-1]
+    encoded = gone.replace(":", "%3A")
+    assert (last.method, last.path, last.status) == ("DELETE", f"/rest/posts/{encoded}", 204)
+    assert f"account li-ctn deleted post {gone}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeLinkedIn, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_urn(publisher)
+    publisher.delete(gone)
+    publisher.delete(gone)  # LinkedIn: 204 again
+    with caplog.at_level(logging.INFO, logger="bot.publishers.linkedin"):
+        publisher.delete("urn:li:share:1")  # never known: 404
+
+    assert [r.status for r in fake.requests if r.method == "DELETE"] == [204, 204, 404]
+    assert "post urn:li:share:1 was already gone" in caplog.text
+
+
+def test_delete_with_an_expired_token_is_permanent_without_the_token(
+    fake: FakeLinkedIn, make_publisher: MakePublisher
+) -> None:
+    gone = posted_urn(make_publisher())
+    fake.expire_token()
+
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete(gone)
+
+    assert (info.value.status, info.value.retryable) == (401, False)
+    assert "authorize" in str(info.value)
+    assert_no_secret(info.value, fake.access_token)
+    assert len(fake.posts) == 1
+
+
+def test_delete_with_an_unknown_token_is_permanent(
+    fake: FakeLinkedIn, make_publisher: MakePublisher
+) -> None:
+    gone = posted_urn(make_publisher())
+    wrong = "AQVwrong-token-value-000000"
+    publisher = make_publisher(credentials={"access_token": wrong, "organization_id": "2414183"})
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (401, False)
+    assert_no_secret(info.value, wrong)
+
+
+def test_deleting_for_a_page_the_member_no_longer_administers_is_permanent_403(
+    fake: FakeLinkedIn, make_publisher: MakePublisher
+) -> None:
+    gone = posted_urn(make_publisher())
+    fake.revoke_page()
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete(gone)
+    assert (info.value.status, info.value.retryable) == (403, False)
+    assert "refused the deletion" in str(info.value)
+    assert "w_organization_social" in str(info.value)
+    assert len(fake.posts) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_delete_server_errors_are_retryable(
+    fake: FakeLinkedIn, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_urn(publisher)
+    fake.fail_next_delete(status=status)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.posts) == 1
+
+    publisher.delete(gone)
+    assert fake.posts == []
+
+
+def test_a_rate_limited_deletion_waits_for_retry_after(
+    fake: FakeLinkedIn, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next_delete(status=429, headers={"Retry-After": "300"})
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("urn:li:share:1")
+    assert (info.value.retryable, info.value.retry_after) == (True, 300.0)
+
+
+def test_a_slow_linkedin_makes_a_retryable_deletion(
+    fake: FakeLinkedIn, make_publisher: MakePublisher
+) -> None:
+    fake.delay = 1.0
+    with pytest.raises(PublishError) as info:
+        make_publisher(timeout=0.3).delete("urn:li:share:1")
+    assert info.value.retryable
+
+
+@pytest.mark.parametrize(
+    "remote_id", ["", "urn:li:share:", "urn:li:organization:1", "urn:li:share:1/../2", "123"]
+)
+def test_an_id_that_is_not_a_post_urn_is_refused_before_any_request(
+    fake: FakeLinkedIn, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a LinkedIn post URN") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

@@ -21,7 +21,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, FetchError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.mastodon import (
     INSTANCE_TTL,
     MAX_RETRY_AFTER,
@@ -690,3 +690,159 @@ def test_bad_options_are_config_errors_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         MastodonPublisher(make_account(fake.credentials(), fake.url, **options))
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_id(publisher: MastodonPublisher, text: str = "Ruto announces the end") -> str:
+    result = publisher.publish(make_post(text), idempotency_key=f"d-{text}")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_mastodon_can_delete(make_publisher: MakePublisher) -> None:
+    assert MastodonPublisher.spec.can_delete
+    publisher = make_publisher()
+    assert isinstance(publisher, Deleter)
+    assert publisher.live_spec().can_delete
+
+
+def test_delete_takes_the_status_down_and_logs_it(
+    fake: FakeMastodon, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_id(publisher, "another story")
+    gone = posted_id(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.mastodon"):
+        publisher.delete(gone)
+
+    assert [s["id"] for s in fake.statuses] == [kept]
+    assert [s["id"] for s in fake.deleted] == [gone]
+    last = fake.requests[-1]
+    assert (last.method, last.path, last.status) == ("DELETE", f"/api/v1/statuses/{gone}", 200)
+    assert last.authorization == f"Bearer {ACCESS_TOKEN}"
+    assert f"account masto deleted status {gone}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeMastodon, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.mastodon"):
+        publisher.delete(gone)  # Mastodon: 404 Record not found
+
+    assert [r.status for r in fake.requests if r.method == "DELETE"] == [200, 404]
+    assert f"status {gone} was already gone" in caplog.text
+
+
+def test_delete_with_a_revoked_token_is_permanent_without_the_token(
+    fake: FakeMastodon, make_publisher: MakePublisher
+) -> None:
+    gone = posted_id(make_publisher())
+    wrong = "revoked-token-value-1234"
+
+    with pytest.raises(PublishError) as info:
+        make_publisher(credentials={"access_token": wrong}).delete(gone)
+
+    assert (info.value.status, info.value.retryable) == (401, False)
+    for secret in (wrong, ACCESS_TOKEN):
+        assert secret not in str(info.value)
+        assert secret not in repr(info.value)
+    assert len(fake.statuses) == 1
+
+
+def test_delete_without_the_scope_is_a_permanent_403(make_publisher: MakePublisher) -> None:
+    with FakeMastodon(scopes=("read",)) as fake, pytest.raises(PublishError) as info:
+        make_publisher(server=fake).delete("109000000000000001")
+    assert (info.value.status, info.value.retryable) == (403, False)
+    assert "write:statuses" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeMastodon, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    fake.fail_next(status=status, on="delete")
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.statuses) == 1
+
+    publisher.delete(gone)
+    assert fake.statuses == []
+
+
+def test_the_deletion_rate_limit_is_retryable_after_its_reset(
+    fake: FakeMastodon, make_publisher: MakePublisher
+) -> None:
+    fake.rate_limit_next(reset_in=900, on="delete")
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("109000000000000001")
+    assert (info.value.status, info.value.retryable) == (429, True)
+    assert info.value.retry_after == pytest.approx(900, abs=2)
+
+
+def test_the_fakes_deletion_window_runs_out(
+    fake: FakeMastodon, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher()
+    for n in range(30):
+        publisher.delete(str(109_000_000_000_000_000 + n))  # unknown: gone already
+    with pytest.raises(PublishError) as info:
+        publisher.delete("109000000000000099")
+    assert info.value.status == 429
+
+
+def test_a_404_page_that_is_not_mastodons_answer_is_an_error(
+    make_publisher: MakePublisher,
+) -> None:
+    handler = type("Handler", (_NotFoundPage,), {})
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            with pytest.raises(PublishError) as info:
+                make_publisher(api_base=f"http://127.0.0.1:{server.server_port}").delete("1")
+        finally:
+            server.shutdown()
+            thread.join()
+    assert (info.value.status, info.value.retryable) == (404, False)
+    assert "api_base" in str(info.value)
+
+
+class _NotFoundPage(BaseHTTPRequestHandler):
+    def do_DELETE(self) -> None:
+        body = b"<html><body>404 Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_deleting_from_an_unreachable_instance_is_retryable(make_publisher: MakePublisher) -> None:
+    publisher = make_publisher(api_base=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(PublishError) as info:
+        publisher.delete("109000000000000001")
+    assert info.value.retryable
+
+
+@pytest.mark.parametrize("remote_id", ["", "1/../2", "1?x=1", "at://did:plc:x/a/b"])
+def test_an_id_that_is_not_a_status_id_is_refused_before_any_request(
+    fake: FakeMastodon, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Mastodon status id") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

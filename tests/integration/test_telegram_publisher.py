@@ -18,7 +18,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, MediaError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.telegram import DEFAULT_API_BASE, TelegramPublisher, to_html
 from tests.fakes.fake_telegram import (
     CHANNEL_ID,
@@ -555,3 +555,150 @@ def test_the_fakes_html_parser(html: str, text: str) -> None:
 def test_the_fakes_html_parser_refuses_like_tdlib(html: str, reason: str) -> None:
     with pytest.raises(EntityError, match=reason.replace("(", r"\(")):
         render(html, "HTML")
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_id(publisher: TelegramPublisher, text: str = TEXT) -> str:
+    result = publisher.publish(make_post(text, image=False), idempotency_key="d-1")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_telegram_can_delete(make_publisher: MakePublisher) -> None:
+    assert TelegramPublisher.spec.can_delete
+    publisher = make_publisher(photo=True)
+    assert isinstance(publisher, Deleter)
+    assert publisher.live_spec().can_delete
+
+
+def test_delete_takes_the_message_down_and_logs_it(
+    fake: FakeTelegram, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_id(publisher, "another story")
+    gone = posted_id(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.telegram"):
+        publisher.delete(gone)
+
+    assert [str(m["message_id"]) for m in fake.messages] == [kept]
+    assert [(m["chat_id"], str(m["message_id"])) for m in fake.deleted] == [(CHANNEL_ID, gone)]
+    assert (fake.requests[-1].method, fake.requests[-1].status) == ("deleteMessage", 200)
+    assert f"account tg-ctn deleted message {gone}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeTelegram, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.telegram"):
+        publisher.delete(gone)  # 400 "message to delete not found"
+
+    assert [r.status for r in fake.requests if r.method == "deleteMessage"] == [200, 400]
+    assert f"message {gone} was already gone" in caplog.text
+
+
+def test_a_message_older_than_48_hours_is_a_permanent_refusal_saying_why(
+    fake: FakeTelegram, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher()
+    old = posted_id(publisher)
+    fake.age_messages(48 * 3600 + 60)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(old)
+
+    assert (info.value.status, info.value.retryable) == (400, False)
+    assert "can't be deleted" in str(info.value) and "48 hours" in str(info.value)
+    assert len(fake.messages) == 1
+    assert_no_token(info.value)
+
+
+def test_delete_with_a_wrong_token_is_permanent_and_never_shown(
+    fake: FakeTelegram, make_publisher: MakePublisher
+) -> None:
+    gone = posted_id(make_publisher())
+    wrong = "7000000001:AAWrongTokenValue_abcdefghijklmnopqrstu"
+
+    with pytest.raises(PublishError) as info:
+        make_publisher(token=wrong).delete(gone)
+
+    assert (info.value.status, info.value.retryable) == (401, False)
+    assert "bot_token" in str(info.value)
+    assert_no_token(info.value, wrong)
+    assert_no_token(info.value)
+    assert len(fake.messages) == 1
+
+
+def test_a_bot_that_lost_its_admin_rights_cannot_delete(
+    fake: FakeTelegram, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    fake.chats[CHANNEL_ID].bot_status = "kicked"
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (403, False)
+    assert "Add admin" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_delete_server_errors_are_retryable(
+    fake: FakeTelegram, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    fake.fail_next_delete(status=status)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.messages) == 1
+
+    publisher.delete(gone)
+    assert fake.messages == []
+
+
+def test_a_flood_wait_on_deletion_is_retryable_after_its_retry_after(
+    fake: FakeTelegram, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next_delete(
+        status=429, description="Too Many Requests: retry after 12", retry_after=12
+    )
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("1")
+    assert (info.value.retryable, info.value.retry_after) == (True, 12.0)
+
+
+@pytest.mark.parametrize("failure", ["slow", "down"])
+def test_a_deletion_without_an_answer_is_retryable_and_never_shows_the_token(
+    fake: FakeTelegram,
+    make_publisher: MakePublisher,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    publisher = make_publisher(timeout=0.3)
+    FAILURES[failure](fake)
+    with (
+        caplog.at_level(logging.DEBUG, logger="bot.publishers.telegram"),
+        pytest.raises(PublishError) as info,
+    ):
+        publisher.delete("1")
+    assert info.value.retryable  # deleting twice is harmless
+    assert_no_token(info.value)
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("remote_id", ["", "0", "-5", "1/../2", "12?x=1", "abc"])
+def test_an_id_that_is_not_a_message_id_is_refused_before_any_request(
+    fake: FakeTelegram, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Telegram message id") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

@@ -15,7 +15,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, PublishError
 from bot.models import Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.threads import (
     DEFAULT_API_BASE,
     QUOTA_WAIT_UNKNOWN,
@@ -548,3 +548,143 @@ def test_throttling_at_publish_is_retryable_without_a_status_check(
     error = publish_error(make_publisher())
     assert error.retryable
     assert fake.endpoints()[-1] == "threads_publish"  # a clear refusal: nothing to settle
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_id(publisher: ThreadsPublisher, text: str = "Ruto announces the end") -> str:
+    result = publisher.publish(make_post(text), idempotency_key=f"d-{text}")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def test_threads_can_delete(make_publisher: MakePublisher) -> None:
+    assert ThreadsPublisher.spec.can_delete
+    assert isinstance(make_publisher(), Deleter)
+
+
+def test_delete_takes_the_post_down_and_logs_it(
+    fake: FakeGraph, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = posted_id(publisher, "another story")
+    gone = posted_id(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.threads"):
+        publisher.delete(gone)
+
+    assert [p["id"] for p in fake.threads_posts] == [kept]
+    assert [p["id"] for p in fake.deleted] == [gone]
+    last = fake.requests[-1]
+    assert (last.method, last.endpoint, last.status) == ("DELETE", "delete", 200)
+    assert last.path == f"/v1.0/{gone}"
+    assert last.token == fake.threads_token
+    assert f"account threads-main deleted post {gone}" in bot_log(caplog)
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeGraph, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.threads"):
+        publisher.delete(gone)  # Meta: code 100, subcode 33
+
+    assert [r.status for r in fake.requests if r.endpoint == "delete"] == [200, 400]
+    assert f"post {gone} was already gone" in bot_log(caplog)
+
+
+def test_delete_with_an_invalid_token_is_permanent_and_never_shown(
+    fake: FakeGraph, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot")
+    gone = posted_id(make_publisher())
+    token = "THAAwrong-token-not-issued-0001"
+
+    with pytest.raises(PublishError) as info:
+        make_publisher(token=token).delete(gone)
+
+    assert (info.value.retryable, info.value.status) == (False, 400)
+    assert "code 190" in str(info.value)
+    for secret in (token, fake.threads_token):
+        assert secret not in str(info.value) and secret not in repr(info.value)
+        assert secret not in bot_log(caplog)
+    assert len(fake.threads_posts) == 1
+
+
+def test_a_token_without_threads_delete_is_permanent_and_says_so(
+    clock: Clock, state_dir: Path
+) -> None:
+    with FakeGraph(clock=clock, threads_delete=False) as fake:
+        publisher = ThreadsPublisher(
+            make_account(fake.threads_credentials(), fake.threads_url),
+            PublisherContext(state_dir=state_dir),
+            timeout=5.0,
+            clock=clock,
+        )
+        try:
+            gone = posted_id(publisher)
+            with pytest.raises(PublishError) as info:
+                publisher.delete(gone)
+        finally:
+            publisher.close()
+        assert len(fake.threads_posts) == 1
+    assert (info.value.retryable, info.value.status) == (False, 403)
+    assert "threads_delete" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeGraph, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    fake.fail_next(status=status, endpoint="delete")
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.retryable, info.value.status) == (True, status)
+    assert len(fake.threads_posts) == 1
+
+    publisher.delete(gone)
+    assert fake.threads_posts == []
+
+
+def test_throttled_deletion_is_retryable(fake: FakeGraph, make_publisher: MakePublisher) -> None:
+    fake.throttle_next(code=4, endpoint="delete")
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("18000000000000001")
+    assert info.value.retryable
+
+
+def test_an_answer_without_success_is_retryable(
+    fake: FakeGraph, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next(status=200, body={"success": False}, endpoint="delete")
+    with pytest.raises(PublishError, match="did not confirm") as info:
+        make_publisher().delete("18000000000000001")
+    assert info.value.retryable
+
+
+def test_a_stale_token_is_refreshed_before_deleting(
+    fake: FakeGraph, make_publisher: MakePublisher, clock: Clock
+) -> None:
+    publisher = make_publisher()
+    gone = posted_id(publisher)
+    clock.advance(TOKEN_LIFETIME - 3 * DAY)  # within 7 days of expiry: refreshed first
+    publisher.delete(gone)
+    assert fake.endpoints()[-2:] == ["refresh_access_token", "delete"]
+    assert fake.threads_posts == []
+
+
+@pytest.mark.parametrize("remote_id", ["", "18/../1", "18000000000000001?fields=id", "abc"])
+def test_an_id_that_is_not_a_media_id_is_refused_before_any_request(
+    fake: FakeGraph, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Threads media id") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

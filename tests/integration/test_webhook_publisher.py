@@ -15,11 +15,12 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher, spec_for
-from bot.publishers.base import InDoubt, Publisher
+from bot.publishers.base import Deleter, InDoubt, Publisher
 from bot.publishers.webhook import (
     DISCORD_SPEC,
     JSON_SPEC,
     SLACK_SPEC,
+    STRICTEST_SPEC,
     WebhookPublisher,
     _retry_after_header,
     parse_template,
@@ -112,7 +113,7 @@ def test_the_registry_builds_a_webhook_publisher(fake: FakeWebhooks) -> None:
         assert publisher.live_spec() == SLACK_SPEC
     finally:
         publisher.close()
-    assert spec_for(account) == DISCORD_SPEC  # the class spec: the strictest kind's
+    assert spec_for(account) == STRICTEST_SPEC  # the class spec: the strictest kind's
     assert fake.requests == []  # construction does no I/O
 
 
@@ -127,7 +128,9 @@ def test_each_kind_has_its_own_limits(
     assert live == spec
     assert (live.max_length, live.counting, live.url_length) == (limit, "codepoints", None)
     assert live.in_doubt is InDoubt.HOLD  # no webhook deduplicates
-    assert WebhookPublisher.spec == DISCORD_SPEC
+    assert WebhookPublisher.spec == STRICTEST_SPEC
+    assert STRICTEST_SPEC.max_length == DISCORD_SPEC.max_length
+    assert not STRICTEST_SPEC.can_delete
 
 
 # --- Discord ---------------------------------------------------------------------------------
@@ -631,3 +634,160 @@ def test_a_wrong_secret_url_is_not_echoed(fake: FakeWebhooks) -> None:
     with pytest.raises(ConfigError) as info:
         WebhookPublisher(make_account(url, kind="discord"))
     assert DISCORD_TOKEN not in str(info.value)
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def posted_id(publisher: WebhookPublisher, text: str = TEXT) -> str:
+    result = publisher.publish(make_post(text), idempotency_key="d-1")
+    assert result.remote_id is not None
+    return result.remote_id
+
+
+def assert_no_webhook_secret(fake: FakeWebhooks, *shown: str) -> None:
+    for text in shown:
+        for secret in (DISCORD_TOKEN, SLACK_TOKEN, fake.discord_url, fake.slack_url):
+            assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "can_delete"), [("discord", True), ("slack", False), ("json", False)]
+)
+def test_only_discord_webhooks_can_delete(
+    make_publisher: MakePublisher, kind: str, can_delete: bool
+) -> None:
+    publisher = make_publisher(kind)
+    assert isinstance(publisher, Deleter)
+    assert publisher.live_spec().can_delete is can_delete
+
+
+@pytest.mark.parametrize("kind", ["slack", "json"])
+def test_a_webhook_that_cannot_delete_refuses_without_a_request(
+    fake: FakeWebhooks, make_publisher: MakePublisher, kind: str
+) -> None:
+    with pytest.raises(PublishError, match="cannot delete") as info:
+        make_publisher(kind).delete("evt-1")
+    assert not info.value.retryable
+    assert fake.requests == []
+
+
+def test_delete_removes_the_discord_message_and_logs_it(
+    fake: FakeWebhooks, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher("discord")
+    kept = posted_id(publisher, "another story")
+    gone = posted_id(publisher)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.webhook"):
+        publisher.delete(gone)
+
+    assert [m.id for m in fake.messages] == [kept]
+    assert [m.id for m in fake.deleted] == [gone]
+    last = fake.requests[-1]
+    path = f"/api/webhooks/{DISCORD_WEBHOOK_ID}/{DISCORD_TOKEN}/messages/{gone}"
+    assert (last.method, last.path, last.status) == ("DELETE", path, 204)
+    assert f"account hook (discord) deleted message {gone}" in caplog.text
+    assert_no_webhook_secret(fake, caplog.text)
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeWebhooks, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher("discord")
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.webhook"):
+        publisher.delete(gone)  # Discord: 404 Unknown Message (10008)
+
+    assert [r.status for r in fake.requests if r.method == "DELETE"] == [204, 404]
+    assert f"message {gone} was already gone" in caplog.text
+
+
+def test_a_thread_id_in_the_webhook_url_is_kept_for_the_deletion(
+    fake: FakeWebhooks, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher("discord", url=f"{fake.discord_url}?thread_id=1400000000000000003")
+    gone = posted_id(publisher)
+    publisher.delete(gone)
+    assert fake.messages == []
+
+
+def test_delete_with_a_wrong_token_is_permanent_without_secrets(
+    fake: FakeWebhooks, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = posted_id(make_publisher("discord"))
+    wrong_url = fake.discord_url.replace(DISCORD_TOKEN, "wrongToken_" + "x" * 60)
+
+    with (
+        caplog.at_level(logging.DEBUG),
+        pytest.raises(PublishError) as info,
+    ):
+        make_publisher("discord", url=wrong_url).delete(gone)
+
+    assert (info.value.status, info.value.retryable) == (401, False)
+    assert "Invalid Webhook Token" in str(info.value)
+    shown = [str(info.value), repr(info.value), "".join(traceback.format_exception(info.value))]
+    assert_no_webhook_secret(fake, *shown, caplog.text)
+    assert wrong_url not in "".join(shown) + caplog.text
+    assert len(fake.messages) == 1
+
+
+def test_a_deleted_webhook_is_a_permanent_error_not_a_deleted_message(
+    fake: FakeWebhooks, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher("discord")
+    gone = posted_id(publisher)
+    fake.delete_discord_webhook()
+    with pytest.raises(PublishError, match="Unknown Webhook") as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (404, False)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeWebhooks, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher("discord")
+    gone = posted_id(publisher)
+    fake.fail_next_delete(status=status)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(gone)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.messages) == 1
+
+    publisher.delete(gone)
+    assert fake.messages == []
+
+
+def test_a_rate_limited_deletion_waits_as_discord_says(
+    fake: FakeWebhooks, make_publisher: MakePublisher
+) -> None:
+    body = {"message": "You are being rate limited.", "retry_after": 2.5, "global": False}
+    fake.fail_next_delete(status=429, body=body, headers={"Retry-After": "3"})
+    with pytest.raises(PublishError) as info:
+        make_publisher("discord").delete("1300000000000000009")
+    assert (info.value.retryable, info.value.retry_after) == (True, 2.5)
+
+
+def test_a_deletion_without_an_answer_is_retryable(
+    fake: FakeWebhooks, make_publisher: MakePublisher
+) -> None:
+    publisher = make_publisher("discord", timeout=1.0)
+    fake.stop()
+    with pytest.raises(PublishError) as info:
+        publisher.delete("1300000000000000009")
+    assert info.value.retryable
+    assert_no_webhook_secret(fake, str(info.value))
+
+
+@pytest.mark.parametrize("remote_id", ["", "evt-1", "1/../2", "13?wait=true", "1" * 21])
+def test_an_id_that_is_not_a_discord_message_id_is_refused_before_any_request(
+    fake: FakeWebhooks, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not a Discord message id") as info:
+        make_publisher("discord").delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []

@@ -23,7 +23,7 @@ from bot.config import AccountConfig
 from bot.errors import ConfigError, FetchError, MediaError, PublishError
 from bot.models import Image, Post, PublishResult
 from bot.publishers import create_publisher
-from bot.publishers.base import InDoubt, Publisher, PublisherContext
+from bot.publishers.base import Deleter, InDoubt, Publisher, PublisherContext
 from bot.publishers.x import (
     CREDENTIAL_NAMES,
     DEFAULT_API_BASE,
@@ -38,7 +38,9 @@ from tests.fakes.fake_x import (
     FakeX,
     control,
     invalid_request_body,
+    not_found_body,
     read_posts,
+    status_body,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -836,3 +838,172 @@ def test_a_retry_after_a_lost_answer_is_a_duplicate_even_with_a_new_upload(
     assert again.duplicate
     assert len(fake.posts) == 1
     assert len(fake.media) == 2  # uploaded again; the orphan expires on X's side
+
+
+# --- deleting (on_unpublish: delete) -------------------------------------------------------
+
+
+def test_x_can_delete() -> None:
+    assert XPublisher.spec.can_delete
+    assert isinstance(XPublisher.__new__(XPublisher), Deleter)
+
+
+def test_delete_takes_the_post_down_and_logs_it(
+    fake: FakeX, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    kept = publisher.publish(make_post("another story"), idempotency_key="d-0")
+    posted = publisher.publish(make_post(), idempotency_key="d-1")
+    assert posted.remote_id is not None
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.x"):
+        publisher.delete(posted.remote_id)
+
+    assert [p["id"] for p in fake.posts] == [kept.remote_id]
+    assert [d["id"] for d in fake.deleted] == [posted.remote_id]
+    assert (fake.requests[-1].method, fake.requests[-1].path, fake.requests[-1].status) == (
+        "DELETE",
+        f"/2/tweets/{posted.remote_id}",
+        200,
+    )
+    assert f"account x-main deleted post {posted.remote_id}" in caplog.text
+
+
+def test_deleting_twice_is_no_error(
+    fake: FakeX, make_publisher: MakePublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher()
+    posted = publisher.publish(make_post(), idempotency_key="d-1")
+    assert posted.remote_id is not None
+    publisher.delete(posted.remote_id)
+
+    with caplog.at_level(logging.INFO, logger="bot.publishers.x"):
+        publisher.delete(posted.remote_id)  # X: 404 resource-not-found
+
+    assert [r.status for r in fake.requests] == [201, 200, 404]
+    assert f"post {posted.remote_id} was already gone" in caplog.text
+
+
+def test_a_success_answer_carrying_only_a_not_found_error_counts_as_gone(
+    fake: FakeX, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next_delete(status=200, body={"errors": not_found_body("1234")["errors"]})
+    make_publisher().delete("1234")  # no error
+
+
+def test_deleted_false_without_a_reason_is_a_permanent_error(
+    fake: FakeX, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next_delete(status=200, body={"data": {"deleted": False}})
+    with pytest.raises(PublishError, match="deleted: false") as info:
+        make_publisher().delete("1234")
+    assert not info.value.retryable
+
+
+def test_a_404_that_is_not_xs_not_found_problem_is_an_error(
+    fake: FakeX, make_publisher: MakePublisher
+) -> None:
+    fake.fail_next_delete(status=404, body={"title": "Not Found", "status": 404})
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("1234")
+    assert (info.value.status, info.value.retryable) == (404, False)
+
+
+@pytest.mark.parametrize("wrong", ["consumer_secret", "access_token_secret"])
+def test_delete_with_wrong_credentials_is_permanent_without_secrets(
+    fake: FakeX, make_publisher: MakePublisher, wrong: str
+) -> None:
+    posted = make_publisher().publish(make_post(), idempotency_key="d-1")
+    assert posted.remote_id is not None
+    bad_value = f"wrong-{wrong}-value"
+
+    with pytest.raises(PublishError) as info:
+        make_publisher(**{wrong: bad_value}).delete(posted.remote_id)
+
+    assert (info.value.status, info.value.retryable) == (401, False)
+    for secret in [*fake.credentials().values(), bad_value]:
+        assert secret not in str(info.value)
+        assert secret not in repr(info.value)
+    assert len(fake.posts) == 1
+
+
+def test_another_users_post_cannot_be_deleted(fake: FakeX, make_publisher: MakePublisher) -> None:
+    fake.add_user("2000000000000000002-othertoken", "other-secret-0002", username="other")
+    theirs = XPublisher(
+        make_account(fake.credentials("2000000000000000002-othertoken"), fake.url), timeout=5
+    )
+    try:
+        posted = theirs.publish(make_post(), idempotency_key="d-1")
+    finally:
+        theirs.close()
+    assert posted.remote_id is not None
+
+    with pytest.raises(PublishError, match="did not create") as info:
+        make_publisher().delete(posted.remote_id)
+    assert (info.value.status, info.value.retryable) == (403, False)
+    assert len(fake.posts) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_delete_server_errors_are_retryable(
+    fake: FakeX, make_publisher: MakePublisher, status: int
+) -> None:
+    publisher = make_publisher()
+    posted = publisher.publish(make_post(), idempotency_key="d-1")
+    assert posted.remote_id is not None
+    fake.fail_next_delete(status=status)
+
+    with pytest.raises(PublishError) as info:
+        publisher.delete(posted.remote_id)
+    assert (info.value.status, info.value.retryable) == (status, True)
+    assert len(fake.posts) == 1
+
+    publisher.delete(posted.remote_id)  # the retry works
+    assert fake.posts == []
+
+
+def test_the_deletion_rate_limit_waits_for_its_reset(
+    fake: FakeX, make_publisher: MakePublisher
+) -> None:
+    reset = str(int(time.time()) + 600)
+    headers = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
+    fake.fail_next_delete(status=429, body=status_body(429), headers=headers)
+    with pytest.raises(PublishError) as info:
+        make_publisher().delete("1234")
+    assert info.value.retryable and info.value.retry_after is not None
+    assert 590 <= info.value.retry_after <= 600
+
+
+def test_a_slow_x_makes_a_retryable_deletion(fake: FakeX, make_publisher: MakePublisher) -> None:
+    fake.set_delay(1.0)
+    with pytest.raises(PublishError) as info:
+        make_publisher(timeout=0.3).delete("1234")
+    assert info.value.retryable
+
+
+@pytest.mark.parametrize(
+    "remote_id", ["", "12/../34", "at://did:plc:x/app.bsky.feed.post/3k", "1 2"]
+)
+def test_an_id_that_is_not_an_x_post_id_is_refused_before_any_request(
+    fake: FakeX, make_publisher: MakePublisher, remote_id: str
+) -> None:
+    with pytest.raises(PublishError, match="is not an X post id") as info:
+        make_publisher().delete(remote_id)
+    assert not info.value.retryable
+    assert fake.requests == []
+
+
+def test_the_fakes_state_file_forgets_deleted_posts(tmp_path: Path) -> None:
+    state = tmp_path / "x-posts.jsonl"
+    with FakeX(state_file=state) as fake:
+        publisher = XPublisher(make_account(fake.credentials(), fake.url), timeout=5)
+        try:
+            gone = publisher.publish(make_post("gone"), idempotency_key="d-1")
+            publisher.publish(make_post("kept"), idempotency_key="d-2")
+            assert gone.remote_id is not None
+            publisher.delete(gone.remote_id)
+        finally:
+            publisher.close()
+    assert [p["text"] for p in read_posts(state)] == ["kept"]
+    with FakeX(state_file=state) as again:
+        assert [p["text"] for p in again.posts] == ["kept"]
