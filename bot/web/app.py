@@ -8,10 +8,8 @@ exists, is enabled, and has not changed password since signing in.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -273,14 +271,3 @@ def safe_href(url: str | None) -> str | None:
     if url and urlsplit(url).scheme in ("http", "https"):
         return url
     return None
-
-
-def describe(value: object) -> list[tuple[str, str]]:
-    """Label/value pairs for an object whose type this module does not know (a budget)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        items: Mapping[str, object] = dataclasses.asdict(value)
-    elif isinstance(value, Mapping):
-        items = value
-    else:
-        return [("", str(value))]
-    return [(str(k).replace("_", " "), str(v)) for k, v in items.items() if v is not None]

@@ -23,12 +23,13 @@ from flask import (
 )
 
 from bot.errors import BotError
+from bot.flow import BudgetStatus
 from bot.models import Article, DeliveryState
 from bot.pipeline import Pipeline, Preview, UnknownSite
 from bot.summarizer import TextTooLong
 from bot.web import actions, queries
 from bot.web.actions import ActionError, Outcome
-from bot.web.app import current_user, describe, safe_next, state
+from bot.web.app import current_user, safe_next, state
 from bot.web.security import new_session
 from bot.web.users import Role, User, UserError
 
@@ -434,20 +435,10 @@ def log_page() -> str:
 
 
 def _budgets(p: Pipeline) -> list[tuple[str, str]]:
-    """Each account's spending this month, when the pipeline can tell (flow control's
-    ``budget_status``; accounts without a budget are left out)."""
-    budget_status = getattr(p, "budget_status", None)
-    if budget_status is None:
-        return []
+    """Each enabled account's spending this month (accounts without a budget are left out)."""
     out = []
     for acc in p.config.accounts:
-        if not acc.enabled:
-            continue
-        try:
-            status = budget_status(acc.id)
-        except Exception:
-            log.debug("budget of %s unavailable", acc.id, exc_info=True)
-            continue
+        status = p.budget_status(acc.id) if acc.enabled else None
         if status is not None:
             out.append((acc.id, budget_line(status)))
     return out
@@ -458,19 +449,13 @@ def _money(amount: float) -> str:
     return "$" + (text[:-1] if text.endswith("0") else text)
 
 
-def budget_line(status: object) -> str:
-    """``$3.20 of $20.00 spent (16 posts), $16.80 left …``, or the fields as they come."""
-    spent, limit, remaining = (getattr(status, k, None) for k in ("spent", "limit", "remaining"))
-    if not all(isinstance(v, int | float) for v in (spent, limit, remaining)):
-        return " · ".join(f"{k} {v}".strip() for k, v in describe(status))
-    line = f"{_money(spent)} of {_money(limit)} spent"  # type: ignore[arg-type]
-    posts = getattr(status, "posts", None)
-    if isinstance(posts, int):
-        line += f" ({posts} post{'s' * (posts != 1)})"
-    line += f", {_money(remaining)} left"  # type: ignore[arg-type]
-    reserve = getattr(status, "reserve", None)
-    if isinstance(reserve, int | float) and reserve:
-        line += f"; the last {_money(reserve)} is kept for priority posts"
+def budget_line(status: BudgetStatus) -> str:
+    """``$3.20 of $20.00 spent (16 posts), $16.80 left; the last $2.00 is kept …``."""
+    line = f"{_money(status.spent)} of {_money(status.limit)} spent"
+    line += f" ({status.posts} post{'s' * (status.posts != 1)})"
+    line += f", {_money(status.remaining)} left"
+    if status.reserve:
+        line += f"; the last {_money(status.reserve)} is kept for priority posts"
     return line
 
 

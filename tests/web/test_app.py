@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -532,36 +531,23 @@ def test_log_lists_who_did_what_and_filters(
     assert "Nothing matches." in client.get("/log?user=web:nobody").text
 
 
-@dataclass(frozen=True)
-class Budget:
-    account_id: str
-    spent: float
-    limit: float
-    remaining: float
-    reserve: float
-    posts: int
-
-
-def test_budget_is_shown_when_the_pipeline_has_one(
-    client: FlaskClient, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+def test_the_month_s_budget_is_shown_on_the_log_and_the_desk(
+    client: FlaskClient, pipeline: Pipeline, site: SampleSite, x: FakeX
 ) -> None:
+    from bot.config import BudgetSettings
+
+    accounts = tuple(
+        a.model_copy(update={"budget": BudgetSettings(monthly=30)}) if a.id == "x-main" else a
+        for a in pipeline.config.accounts
+    )
+    pipeline.config = pipeline.config.model_copy(update={"accounts": accounts})
     sign_in(client)
-    monkeypatch.setattr(pipeline, "budget_status", lambda account_id: None, raising=False)
-    assert "Budget this month" not in client.get("/log").text
-    monkeypatch.setattr(
-        pipeline,
-        "budget_status",
-        lambda a: Budget(a, 3.2, 20.0, 16.8, 2.0, 16) if a == "x-main" else None,
-        raising=False,
-    )
-    expected = (
-        "<b>x-main</b>: $3.20 of $20.00 spent (16 posts), $16.80 left; "
-        "the last $2.00 is kept for priority posts"
-    )
+    [(delivery_id, _)] = pipeline.repost(site.permalink(37070), ["x-main"], actor="web:maria")
+    pipeline.deliver_due(only=[delivery_id])
+    assert len(x.posts) == 1
+    expected = "<b>x-main</b>: $0.20 of $30.00 spent (1 post), $29.80 left"
     assert expected in client.get("/log").text
     assert expected in client.get("/").text
-    monkeypatch.setattr(pipeline, "budget_status", lambda a: {"left": "a lot"}, raising=False)
-    assert "left a lot" in client.get("/log").text  # a shape this page does not know
 
 
 def test_length_counts_as_the_platform_and_adds_the_missing_link(
