@@ -583,19 +583,33 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _delivery_action(
+    config_path: str | None, delivery_id: int, action: str, done: str, refused: str
+) -> None:
+    """Run an editor's action (``Pipeline.cancel``/``retry``/``approve``) on one delivery."""
+    ctx = Context(config_path, "warning")
+    try:
+        act: Callable[..., bool] = getattr(ctx.pipeline, action)
+        if not act(delivery_id, actor=f"cli:{_user()}"):
+            raise BotError(f"delivery #{delivery_id} {refused}")
+        ctx.echo(f"delivery #{delivery_id} {done}")
+    finally:
+        ctx.close()
+
+
 @cli.command()
 @config_option
 @click.argument("delivery_id", type=int)
 @command_errors
 def cancel(config_path: str | None, delivery_id: int) -> None:
     """Cancel a queued or held delivery (it will not be posted)."""
-    ctx = Context(config_path, "warning")
-    try:
-        if not ctx.pipeline.cancel(delivery_id, actor=f"cli:{_user()}"):
-            raise BotError(f"delivery #{delivery_id} is not queued or held (see `syndbot queue`)")
-        ctx.echo(f"delivery #{delivery_id} cancelled")
-    finally:
-        ctx.close()
+    _delivery_action(
+        config_path,
+        delivery_id,
+        "cancel",
+        "cancelled",
+        "is not queued or held (see `syndbot queue`)",
+    )
 
 
 @cli.command()
@@ -604,13 +618,13 @@ def cancel(config_path: str | None, delivery_id: int) -> None:
 @command_errors
 def retry(config_path: str | None, delivery_id: int) -> None:
     """Put a failed or held delivery back in the queue, due now (the daemon sends it)."""
-    ctx = Context(config_path, "warning")
-    try:
-        if not ctx.pipeline.retry(delivery_id, actor=f"cli:{_user()}"):
-            raise BotError(f"delivery #{delivery_id} is not failed or held (see `syndbot history`)")
-        ctx.echo(f"delivery #{delivery_id} queued again")
-    finally:
-        ctx.close()
+    _delivery_action(
+        config_path,
+        delivery_id,
+        "retry",
+        "queued again",
+        "is not failed, skipped or held (see `syndbot history`)",
+    )
 
 
 @cli.command()
@@ -622,13 +636,9 @@ def approve(config_path: str | None, delivery_id: int) -> None:
 
     The account's limits (quiet hours, spacing, caps, budget) still apply to it.
     """
-    ctx = Context(config_path, "warning")
-    try:
-        if not ctx.pipeline.approve(delivery_id, actor=f"cli:{_user()}"):
-            raise BotError(f"delivery #{delivery_id} is not held (see `syndbot queue`)")
-        ctx.echo(f"delivery #{delivery_id} approved: queued")
-    finally:
-        ctx.close()
+    _delivery_action(
+        config_path, delivery_id, "approve", "approved: queued", "is not held (see `syndbot queue`)"
+    )
 
 
 @cli.command()

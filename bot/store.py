@@ -1122,6 +1122,36 @@ class Store:
                     )
         return count
 
+    def _change(
+        self,
+        delivery_id: int,
+        condition: sa.ColumnElement[bool],
+        values: dict[str, Any],
+        *,
+        now: datetime,
+        actor: str,
+        action: str,
+        detail: str | None,
+    ) -> bool:
+        """One audited change of a delivery: applied only if ``condition`` holds, in one
+        transaction with its event. Every state change goes through here."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
+                    deliveries.c.id == delivery_id
+                )
+            ).first()
+            done = conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id, condition)
+                .values(updated_at=now, **values)
+            ).rowcount
+            if done and row is not None:
+                self._event(
+                    conn, now, actor, action, row.article_id, delivery_id, row.account_id, detail
+                )
+        return bool(done)
+
     def _finish(
         self,
         delivery_id: int,
@@ -1132,30 +1162,23 @@ class Store:
         action: str,
         detail: str | None,
     ) -> bool:
-        with self._tx() as conn:
-            row = conn.execute(
-                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
-                    deliveries.c.id == delivery_id
-                )
-            ).first()
-            done = conn.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.state == str(DeliveryState.SENDING),
-                    deliveries.c.lease_owner == owner,
-                )
-                .values(lease_owner=None, lease_until=None, updated_at=now, **values)
-            ).rowcount
-            if done and row is not None:
-                self._event(
-                    conn, now, "system", action, row.article_id, delivery_id, row.account_id, detail
-                )
+        """Record a send's result, only by the lease owner."""
+        done = self._change(
+            delivery_id,
+            sa.and_(
+                deliveries.c.state == str(DeliveryState.SENDING), deliveries.c.lease_owner == owner
+            ),
+            {"lease_owner": None, "lease_until": None, **values},
+            now=now,
+            actor="system",
+            action=action,
+            detail=detail,
+        )
         if not done:
             log.warning(
                 "delivery %d: lease lost before its result (%s) was recorded", delivery_id, action
             )
-        return bool(done)
+        return done
 
     def mark_sent(
         self, delivery_id: int, owner: str, result: PublishResult, *, now: datetime
@@ -1233,30 +1256,20 @@ class Store:
         error: str | None = None,
     ) -> bool:
         """An editor's state change (approve, cancel, retry, reschedule), audited."""
-        with self._tx() as conn:
-            values: dict[str, Any] = {"state": str(state), "updated_at": now}
-            if not_before is not None:
-                values["not_before"] = not_before
-            if error is not None:
-                values["error"] = error
-            row = conn.execute(
-                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
-                    deliveries.c.id == delivery_id
-                )
-            ).first()
-            done = conn.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.state.in_([str(s) for s in allowed_from]),
-                )
-                .values(**values)
-            ).rowcount
-            if done and row is not None:
-                self._event(
-                    conn, now, actor, str(state), row.article_id, delivery_id, row.account_id, error
-                )
-        return bool(done)
+        values: dict[str, Any] = {"state": str(state)}
+        if not_before is not None:
+            values["not_before"] = not_before
+        if error is not None:
+            values["error"] = error
+        return self._change(
+            delivery_id,
+            deliveries.c.state.in_([str(s) for s in allowed_from]),
+            values,
+            now=now,
+            actor=actor,
+            action=str(state),
+            detail=error,
+        )
 
     def edit_text(
         self,
@@ -1268,25 +1281,15 @@ class Store:
         allowed_from: Iterable[DeliveryState],
     ) -> bool:
         """Replace the text of a delivery that has not been sent yet, audited."""
-        with self._tx() as conn:
-            row = conn.execute(
-                sa.select(deliveries.c.article_id, deliveries.c.account_id).where(
-                    deliveries.c.id == delivery_id
-                )
-            ).first()
-            done = conn.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.state.in_([str(s) for s in allowed_from]),
-                )
-                .values(text=text, updated_at=now)
-            ).rowcount
-            if done and row is not None:
-                self._event(
-                    conn, now, actor, "edited", row.article_id, delivery_id, row.account_id, text
-                )
-        return bool(done)
+        return self._change(
+            delivery_id,
+            deliveries.c.state.in_([str(s) for s in allowed_from]),
+            {"text": text},
+            now=now,
+            actor=actor,
+            action="edited",
+            detail=text,
+        )
 
     # -- unpublished articles ---------------------------------------------------------------
 
