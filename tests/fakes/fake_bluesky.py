@@ -61,18 +61,17 @@ import hmac
 import json
 import re
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 import regex  # type: ignore[import-untyped, unused-ignore]
+
+from tests.fakes.server import LocalServer, TrackedHandler
 
 HANDLE = "newsroom.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -203,17 +202,7 @@ def _invalid(message: str) -> XrpcError:
     return XrpcError(400, "InvalidRequest", f"Invalid app.bsky.feed.post record: {message}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeBluesky
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # the client went away (timeouts, dropped answers): expected here
-        super().handle_error(request, client_address)
-
-
-class FakeBluesky:
+class FakeBluesky(LocalServer):
     """A fake PDS with one account on ``host``:``port`` (0: any free port), run in a thread."""
 
     def __init__(
@@ -248,7 +237,6 @@ class FakeBluesky:
         self.refreshes = 0
         self._secret = hashlib.sha256(f"fake-bluesky:{did}".encode()).digest()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._tokens: dict[str, _Token] = {}
         self._scripts: deque[_Script] = deque()
         self._down = False
@@ -257,53 +245,12 @@ class FakeBluesky:
         self._blobs: dict[str, Blob] = {}
         self._requests: list[FakeRequest] = []
         self._jti = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._init_server()
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeBluesky:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed answers and close every open connection."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeBluesky:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The ``api_base`` to give an account, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     def credentials(self) -> dict[str, str]:
         """The account's credentials as a syndbot account's config wants them."""
@@ -743,28 +690,8 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(TrackedHandler[FakeBluesky]):
     server_version = "fake-bluesky-pds"
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    @property
-    def fake(self) -> FakeBluesky:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the fake records requests itself
 
     def do_GET(self) -> None:
         self._route("GET")

@@ -66,18 +66,16 @@ import json
 import re
 import secrets
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from bot.textlen import extract_urls, length
+from tests.fakes.server import LocalServer, TrackedHandler
 
 DAY = 86400.0
 TOKEN_LIFETIME = 60 * DAY
@@ -163,17 +161,7 @@ class _Script:
     note: str = ""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGraph
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # the client went away (timeouts, dropped answers): expected here
-        super().handle_error(request, client_address)
-
-
-class FakeGraph:
+class FakeGraph(LocalServer):
     """A fake graph.threads.net + graph.facebook.com on ``host``:``port``, run in a thread."""
 
     def __init__(
@@ -202,7 +190,6 @@ class FakeGraph:
         self.host = host
         self.port = port
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._tokens: dict[str, _Token] = {}
         self._scripts: deque[_Script] = deque()
         self._down = False
@@ -212,9 +199,7 @@ class FakeGraph:
         self._facebook_posts: list[dict[str, Any]] = []
         self._deleted: list[dict[str, Any]] = []
         self._requests: list[FakeRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._init_server()
         now = clock()
         self.threads_token = self.issue_threads_token(threads_token, issued_at=now)
         self.page_token = page_token
@@ -224,46 +209,8 @@ class FakeGraph:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeGraph:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed answers and close every open connection."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     @property
     def threads_url(self) -> str:
@@ -706,9 +653,7 @@ def _expire(container: dict[str, Any], now: float) -> None:
         container["status"] = "EXPIRED"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(TrackedHandler[FakeGraph]):
     server_version = "fake-graph"
 
     def setup(self) -> None:
@@ -716,21 +661,6 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body leave in two writes: without this, Nagle's algorithm and the
         # client's delayed ACK cost 40 ms per answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    @property
-    def fake(self) -> FakeGraph:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the fake records requests itself
 
     def do_GET(self) -> None:
         self._route("GET")

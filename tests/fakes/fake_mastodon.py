@@ -70,13 +70,12 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from PIL import Image as PILImage
 
 from bot.textlen import graphemes, length
+from tests.fakes.server import LocalServer, TrackedHandler
 
 ACCESS_TOKEN = "fake-mastodon-access-token-0001"
 DEFAULT_SCOPES = ("write:statuses", "write:media")
@@ -167,17 +166,7 @@ class _Window:
         return self.start + self.length
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeMastodon
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # the client went away (timeouts, dropped answers): expected here
-        super().handle_error(request, client_address)
-
-
-class FakeMastodon:
+class FakeMastodon(LocalServer):
     """A fake Mastodon instance on ``host``:``port`` (0: any free port), run in a thread."""
 
     def __init__(
@@ -215,7 +204,6 @@ class FakeMastodon:
         self.delay = delay  # seconds every API request waits before it is handled
         self._accounts: dict[str, _Account] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._scripts: deque[_Script] = deque()
         self._down = False
         self._statuses: list[dict[str, Any]] = []
@@ -225,54 +213,13 @@ class FakeMastodon:
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._windows: dict[tuple[str, str], _Window] = {}
         self._last_id = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._init_server()
         self.add_account(access_token, scopes=scopes, username=username)
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeMastodon:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed answers and close every open connection."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The ``api_base`` to give an account, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -753,30 +700,10 @@ class FakeMastodon:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(TrackedHandler[FakeMastodon]):
     server_version = "fake-mastodon"
 
     # --- plumbing -------------------------------------------------------------------------
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    @property
-    def fake(self) -> FakeMastodon:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean; the fake records requests itself
 
     def _body(self) -> bytes:
         size = int(self.headers.get("Content-Length") or 0)

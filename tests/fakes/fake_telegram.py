@@ -47,17 +47,16 @@ import io
 import json
 import re
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from PIL import Image as PILImage
+
+from tests.fakes.server import LocalServer, TrackedHandler
 
 TOKEN = "7000000001:AAFakeTokenForTests_0123456789abcdefXYZ"
 BOT_ID = 7000000001
@@ -379,17 +378,7 @@ class _Script:
     note: str = ""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeTelegram
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """A fake Bot API server on 127.0.0.1 (any free port), run in a thread."""
 
     def __init__(
@@ -416,53 +405,13 @@ class FakeTelegram:
         self._delete_scripts: deque[_Script] = deque()
         self._requests: list[FakeRequest] = []
         self._next_id: dict[int, int] = {}
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._init_server()
         self.add_chat(Chat(CHANNEL_ID, "CTN Info", CHANNEL_USERNAME))
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeTelegram:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     # --- chats and faults -----------------------------------------------------------------
 
@@ -572,28 +521,8 @@ class FakeTelegram:
 _PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(TrackedHandler[FakeTelegram]):
     server_version = "fake-telegram"
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    @property
-    def fake(self) -> FakeTelegram:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._route()

@@ -51,15 +51,14 @@ import contextlib
 import http
 import json
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Literal
+
+from tests.fakes.server import FakeHandler, LocalServer
 
 Kind = Literal["discord", "slack", "json"]
 
@@ -121,17 +120,7 @@ class _Script:
     note: str = ""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeWebhooks
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # clients that time out and leave are expected here
-        super().handle_error(request, client_address)
-
-
-class FakeWebhooks:
+class FakeWebhooks(LocalServer):
     """Discord, Slack and JSON webhooks on ``host``:``port`` (0: any free port), in a thread."""
 
     def __init__(
@@ -150,7 +139,6 @@ class FakeWebhooks:
         self.required_headers = dict(required_headers or {})
         self.discord_deleted = False
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._scripts: dict[Kind, deque[_Script]] = {
             "discord": deque(),
             "slack": deque(),
@@ -161,47 +149,14 @@ class FakeWebhooks:
         self._delete_scripts: deque[_Script] = deque()
         self._requests: list[FakeRequest] = []
         self._last_id = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server()
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeWebhooks:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeWebhooks:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     # --- addresses ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def discord_url(self) -> str:
@@ -285,7 +240,9 @@ class FakeWebhooks:
         """The next ``n`` Discord message deletions get ``status`` (JSON ``body``, by default
         Discord's usual error body)."""
         data = json.dumps(body if body is not None else _default_error("discord", status))
-        script = _Script(status, data.encode(), "application/json", dict(headers or {}), "fail")
+        script = _Script(
+            status, data.encode(), "application/json", dict(headers or {}), note="fail"
+        )
         with self._lock:
             self._delete_scripts.extend([script] * n)
 
@@ -344,17 +301,8 @@ def _default_error(kind: Kind, status: int) -> Any:
     return {"error": phrase}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(FakeHandler[FakeWebhooks]):
     server_version = "fake-webhooks"
-
-    @property
-    def fake(self) -> FakeWebhooks:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -83,15 +83,16 @@ import urllib.parse
 import urllib.request
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace, TracebackType
+from types import SimpleNamespace
 from typing import Any
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from PIL import Image as PILImage
 from twitter_text import parse_tweet
+
+from tests.fakes.server import LocalServer, TrackedHandler
 
 CONSUMER_KEY = "fake-consumer-key-0001"
 CONSUMER_SECRET = "fake-consumer-secret-0001"
@@ -248,17 +249,7 @@ class _Window:
         return max(self.limit - self.used, 0)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeX
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # the client went away (timeouts, dropped answers): expected here
-        super().handle_error(request, client_address)
-
-
-class FakeX:
+class FakeX(LocalServer):
     """A fake X API v2 server on ``host``:``port`` (0: any free port), run in a thread."""
 
     def __init__(
@@ -292,7 +283,6 @@ class FakeX:
         self._users: dict[str, _User] = {}
         self._lock = threading.Lock()
         self._posted = threading.Condition(self._lock)
-        self._stopping = threading.Event()
         self._scripts: deque[_Script] = deque()
         self._upload_scripts: deque[_Script] = deque()
         self._delete_scripts: deque[_Script] = deque()
@@ -306,9 +296,7 @@ class FakeX:
         self._windows: dict[str, _Window] = {}
         self._app_window = _Window(WINDOW_24H, app_limit_24h)
         self._last_id = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._init_server()
         self.add_user(access_token, access_token_secret, username=username)
         if self.state_file is not None and self.state_file.exists():
             _end_torn_line(self.state_file)
@@ -317,47 +305,8 @@ class FakeX:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeX:
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed answers and close every open connection."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The ``api_base`` to give an account, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -769,30 +718,10 @@ class FakeX:
             self._requests.append(FakeRequest(method, path, status, time.time(), note))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(TrackedHandler[FakeX]):
     server_version = "fake-x"
 
     # --- plumbing -------------------------------------------------------------------------
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    @property
-    def fake(self) -> FakeX:
-        return self.server.fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean; the fake records requests itself
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
