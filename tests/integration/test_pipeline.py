@@ -26,10 +26,15 @@ def pipeline_for(config: Config, *, clock: datetime | None = None) -> Pipeline:
     return Pipeline(config, store, owner="test", rng=random.Random(1), clock=lambda: clock)
 
 
-@pytest.fixture
-def config(tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch) -> Config:
+@pytest.fixture(autouse=True)
+def x_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake X account's keys, as the configs reference them (${X_API_KEY} …)."""
     for k, v in X_ENV.items():
         monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: SampleSite, x: FakeX) -> Config:
     path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db")
     return load_config(path)
 
@@ -114,10 +119,8 @@ def test_article_page_down_falls_back_to_the_feed_fields(
 
 @pytest.mark.parametrize("feed", ["/feed/", "/feed/atom/", "/feed/json/"])
 def test_rss_atom_and_json_feed_sources(
-    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch, feed: str
+    tmp_path: Path, site: SampleSite, x: FakeX, feed: str
 ) -> None:
-    for k, v in X_ENV.items():
-        monkeypatch.setenv(k, v)
     path = write_config(
         tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db", first_run="latest:2"
     )
@@ -133,10 +136,8 @@ def test_rss_atom_and_json_feed_sources(
 
 
 def test_an_article_in_two_feeds_of_the_site_is_posted_once(
-    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, site: SampleSite, x: FakeX
 ) -> None:
-    for k, v in X_ENV.items():
-        monkeypatch.setenv(k, v)
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
@@ -191,11 +192,9 @@ def test_first_run_policies_choose_the_right_items(config: Config) -> None:
 
 
 def test_a_sources_language_overrides_the_sites_default_language(
-    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, site: SampleSite, x: FakeX
 ) -> None:
     # The site marks every page en-US (no language plugin); the French feed says fr.
-    for k, v in X_ENV.items():
-        monkeypatch.setenv(k, v)
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
@@ -218,10 +217,8 @@ def test_a_sources_language_overrides_the_sites_default_language(
 
 
 def test_a_wordpress_rest_source_posts_once_even_beside_the_rss_feed(
-    tmp_path: Path, site: SampleSite, x: FakeX, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, site: SampleSite, x: FakeX
 ) -> None:
-    for k, v in X_ENV.items():
-        monkeypatch.setenv(k, v)
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
@@ -253,8 +250,6 @@ def test_a_rest_source_needing_a_password_says_so(
 ) -> None:
     from bot.demo.articles import load_sample_articles
 
-    for k, v in X_ENV.items():
-        monkeypatch.setenv(k, v)
     with SampleSite(
         load_sample_articles(), app_passwords={"editor": "abcd efgh ijkl mnop"}
     ) as locked:
