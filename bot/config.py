@@ -235,8 +235,9 @@ class SourceConfig(_Strict):
     language: str | None = None  # used when neither the page nor the feed says
     scrape: bool | None = None  # fetch each article page; default: yes for feeds, no for REST
     # When every item of the feed is new (a burst larger than the feed), read older pages
-    # (WordPress ?paged=2, 3, …) until a known article appears, at most this many pages.
-    catch_up_pages: int = Field(default=5, ge=0, le=50)
+    # (WordPress ?paged=2, 3, …) until a known article appears, at most this many pages
+    # (30 pages of WordPress's 10 items: a day or more of a busy newsroom's backlog).
+    catch_up_pages: int = Field(default=30, ge=0, le=200)
     hosts: tuple[str, ...] = ()  # extra hosts whose article URLs belong to this site
     # WordPress REST API behind authentication: a user and an application password.
     username: str | None = None

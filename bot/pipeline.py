@@ -137,9 +137,26 @@ class Pipeline:
 
     # -- polling --------------------------------------------------------------------------------
 
-    def poll(self, source: SourceConfig, *, force: bool = False) -> PollReport:
-        """Fetch one source's feed and record its new items. Never raises for a bad site."""
+    def poll(
+        self, source: SourceConfig, *, force: bool = False, min_gap: float = 0.0
+    ) -> PollReport:
+        """Fetch one source's feed and record its new items. Never raises for a bad site.
+
+        Daemons sharing a ledger take turns: the poll is claimed with a lease first, and is
+        skipped when another daemon holds it, or polled the source less than ``min_gap``
+        seconds ago (the daemon's schedule passes most of the source's interval).
+        """
         now = self.clock()
+        if not self.store.claim_poll(
+            source.id, owner=self.owner, now=now, lease=self.config.lease, min_gap=min_gap
+        ):
+            return PollReport(source.id, "skipped", error="polled by another daemon")
+        try:
+            return self._poll(source, force=force, now=now)
+        finally:
+            self.store.release_poll(source.id, owner=self.owner)
+
+    def _poll(self, source: SourceConfig, *, force: bool, now: datetime) -> PollReport:
         state = self.store.source_state(source.id)
         if not force and state.backoff_until is not None and state.backoff_until > now:
             return PollReport(source.id, "skipped", error=state.last_error)
@@ -224,12 +241,29 @@ class Pipeline:
         """Items of older feed pages (WordPress ``?paged=2``, 3, …), read while the last page
         held any new article: a burst can be larger than the feed (WordPress lists only the 10
         newest), and a late or back-dated article can sit among known ones. Stops at a page with
-        nothing new, an empty or repeated page, an error, or ``catch_up_pages``; never raises."""
+        nothing new, an empty page, the same page again (a feed that ignores ``paged``), an
+        error, or ``catch_up_pages``; never raises.
+
+        Articles published while we read push the older ones down: a page may then repeat items
+        already read in this poll. Such a page is not "nothing new": reading goes on, or the
+        articles pushed past it would be missed for good."""
         more: list[tuple[FeedItem, tuple[str, ...]]] = []
         page = first_page
         seen = {k for _, keys in page for k in keys}
-        for n in range(2, source.catch_up_pages + 2):
-            if not any(not self.store.known_any(keys) for _, keys in page):
+        shifted = False  # the last page held only items read earlier in this poll
+        last_keys: set[str] = set(seen)
+        repeats = 0
+        for n in range(2, source.catch_up_pages + 3):
+            if not shifted and not any(not self.store.known_any(keys) for _, keys in page):
+                break
+            if n == source.catch_up_pages + 2:
+                log.warning(
+                    "source %s: feed page %d still had new articles, but catch_up_pages is %d: "
+                    "older new articles on later pages are not read (raise catch_up_pages)",
+                    source.id,
+                    n - 1,
+                    source.catch_up_pages,
+                )
                 break
             url = f"{source.feed}{'&' if '?' in source.feed else '?'}paged={n}"
             try:
@@ -237,7 +271,15 @@ class Pipeline:
             except (FetchError, ParseError) as e:
                 log.debug("source %s: no feed page %d (%s)", source.id, n, e)
                 break
+            page_keys = {k for _, keys in older for k in keys}
+            # The end of the feed; or the same page twice more: a feed that ignores ?paged (a
+            # single repeat can be a shift by exactly one page).
+            repeats = repeats + 1 if page_keys == last_keys else 0
+            if not older or repeats == 2:
+                break
+            last_keys = page_keys
             page = [(item, keys) for item, keys in older if not seen.intersection(keys)]
+            shifted = not page
             seen.update(k for _, keys in page for k in keys)
             more += page
             log.debug("source %s: read feed page %d (%d items)", source.id, n, len(page))
@@ -265,7 +307,12 @@ class Pipeline:
         done = 0
         with self._process_lock:
             while True:
-                batch = self.store.articles_in_state("new", limit=min(limit - done, 50))
+                batch = self.store.claim_new_articles(
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease=self.config.lease,
+                    limit=min(limit - done, 5),
+                )
                 if not batch:
                     break
                 for stored in batch:

@@ -77,7 +77,8 @@ class Daemon:
             return
         try:
             source = self.pipeline.config.source(source_id)
-            report = self.pipeline.poll(source)
+            # Several daemons may share the ledger: whichever comes first in an interval polls.
+            report = self.pipeline.poll(source, min_gap=source.every * 0.8)
             if report.new:
                 self.wake_delivery()
         except Exception:  # a job must never die silently; the next run tries again

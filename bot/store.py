@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -98,6 +99,8 @@ sources = sa.Table(
     sa.Column("backoff_until", UTCDateTime),
     sa.Column("items_seen", sa.Integer, nullable=False, default=0),
     sa.Column("cursor", sa.Text),  # a REST source's position (newest modified time seen)
+    sa.Column("poll_owner", sa.String(128)),  # the daemon polling it now (a lease)
+    sa.Column("poll_until", UTCDateTime),
 )
 
 articles = sa.Table(
@@ -115,6 +118,8 @@ articles = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("checked_at", UTCDateTime),  # last look at the page after posting
     sa.Column("gone_since", UTCDateTime),  # first 404/410 of the current run of them
+    sa.Column("work_owner", sa.String(128)),  # the daemon scraping a new article (a lease)
+    sa.Column("work_until", UTCDateTime),
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_articles_state", "state"),
@@ -221,11 +226,19 @@ def _v4_unpublish(conn: Connection) -> None:
     _add_column(conn, "articles", "gone_since", "TIMESTAMP")
 
 
+def _v5_leases(conn: Connection) -> None:
+    _add_column(conn, "sources", "poll_owner", "VARCHAR(128)")
+    _add_column(conn, "sources", "poll_until", "TIMESTAMP")
+    _add_column(conn, "articles", "work_owner", "VARCHAR(128)")
+    _add_column(conn, "articles", "work_until", "TIMESTAMP")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
     _v3_desk,
     _v4_unpublish,
+    _v5_leases,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -247,6 +260,8 @@ class SourceState:
     backoff_until: datetime | None = None
     items_seen: int = 0
     cursor: str | None = None
+    poll_owner: str | None = None
+    poll_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +452,26 @@ class Store:
     # -- schema ---------------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Create or upgrade the schema; returns the version now in force."""
+        """Create or upgrade the schema; returns the version now in force.
+
+        Each migration runs in its own transaction and is recorded in ``schema_version``. On
+        PostgreSQL, daemons starting together take turns (a session advisory lock): the first
+        migrates, the others then find the schema current.
+        """
+        if self.is_sqlite:  # BEGIN IMMEDIATE already serialises writers
+            return self._migrate()
+        try:
+            with self.engine.connect() as lock:
+                lock.execute(sa.select(sa.func.pg_advisory_lock(_lock_key("migrate"))))
+                try:
+                    return self._migrate()
+                finally:
+                    lock.execute(sa.select(sa.func.pg_advisory_unlock(_lock_key("migrate"))))
+                    lock.commit()
+        except OperationalError as e:
+            raise StoreError(f"store unavailable: {e.orig}") from e
+
+    def _migrate(self) -> int:
         with self._tx() as conn:
             insp = sa.inspect(conn)
             if not insp.has_table("schema_version"):
@@ -514,9 +548,48 @@ class Store:
     def _ensure_source(conn: Connection, source_id: str) -> None:
         exists = conn.execute(sa.select(sources.c.id).where(sources.c.id == source_id)).first()
         if not exists:
+            insert = (
+                sqlite.insert(sources)
+                if conn.dialect.name == "sqlite"
+                else postgresql.insert(sources)
+            )
             conn.execute(
-                sources.insert(),
+                insert.on_conflict_do_nothing(index_elements=["id"]),
                 {"id": source_id, "initialized": False, "failures": 0, "items_seen": 0},
+            )
+
+    def claim_poll(
+        self, source_id: str, *, owner: str, now: datetime, lease: float, min_gap: float = 0.0
+    ) -> bool:
+        """Take the right to poll a source for ``lease`` seconds. False when another daemon
+        holds it, or when the source was polled less than ``min_gap`` seconds ago (several
+        daemons share one schedule: whoever comes first polls, the others let it be)."""
+        with self._tx() as conn:
+            self._ensure_source(conn, source_id)
+            free = sa.or_(
+                sources.c.poll_until.is_(None),
+                sources.c.poll_until <= now,
+                sources.c.poll_owner == owner,
+            )
+            q = sources.update().where(sources.c.id == source_id, free)
+            if min_gap > 0:
+                q = q.where(
+                    sa.or_(
+                        sources.c.last_poll_at.is_(None),
+                        sources.c.last_poll_at <= now - timedelta(seconds=min_gap),
+                    )
+                )
+            done = conn.execute(
+                q.values(poll_owner=owner, poll_until=now + timedelta(seconds=lease))
+            ).rowcount
+        return bool(done)
+
+    def release_poll(self, source_id: str, *, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id, sources.c.poll_owner == owner)
+                .values(poll_owner=None, poll_until=None)
             )
 
     # -- articles -------------------------------------------------------------------------------
@@ -538,6 +611,7 @@ class Store:
         """
         created: list[int] = []
         with self._tx() as conn:
+            self._lock_ingest(conn)
             self._ensure_source(conn, source_id)
             initialized = bool(
                 conn.execute(
@@ -628,6 +702,7 @@ class Store:
         """Add aliases found by scraping. Returns the id of another article that already owns one
         of them (this row is then a duplicate of it), else None."""
         with self._tx() as conn:
+            self._lock_ingest(conn)
             known = self._known_keys(conn, keys)
             other = next((aid for aid in known.values() if aid != article_id), None)
             if other is not None:
@@ -642,6 +717,43 @@ class Store:
                 if k in known:
                     return self._get_article(conn, known[k])
         return None
+
+    def _lock_ingest(self, conn: Connection) -> None:
+        """Serialise the writers of article keys, as SQLite's BEGIN IMMEDIATE does: two daemons
+        reading "unknown" for the same key and both inserting it would otherwise collide. On
+        PostgreSQL a transaction-scoped advisory lock (ingest is short)."""
+        if not self.is_sqlite:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key("ingest"))))
+
+    def claim_new_articles(
+        self, *, owner: str, now: datetime, lease: float, limit: int = 50
+    ) -> list[StoredArticle]:
+        """Claim up to ``limit`` articles in state ``new`` to scrape and route, oldest first,
+        skipping those another daemon is working on (until its lease ends)."""
+        with self._tx() as conn:
+            q = (
+                sa.select(articles.c.id)
+                .where(
+                    articles.c.state == "new",
+                    sa.or_(
+                        articles.c.work_until.is_(None),
+                        articles.c.work_until <= now,
+                        articles.c.work_owner == owner,
+                    ),
+                )
+                .order_by(articles.c.id)
+                .limit(limit)
+            )
+            if not self.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            ids = list(conn.execute(q).scalars())
+            if ids:
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id.in_(ids))
+                    .values(work_owner=owner, work_until=now + timedelta(seconds=lease))
+                )
+            return [a for i in ids if (a := self._get_article(conn, i)) is not None]
 
     def articles_in_state(self, state: str, limit: int = 100) -> list[StoredArticle]:
         with self._tx() as conn:
@@ -700,6 +812,7 @@ class Store:
     ) -> int:
         """Create an article row outside a poll (an editor's repost of a URL not seen yet)."""
         with self._tx() as conn:
+            self._lock_ingest(conn)
             self._ensure_source(conn, source_id)
             article_id: int = _pk(
                 conn.execute(
@@ -1009,8 +1122,7 @@ class Store:
         PostgreSQL a transaction-scoped advisory lock, skipped when another holder has it."""
         if self.is_sqlite:
             return True
-        digest = hashlib.sha256(f"syndbot:account:{account_id}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
+        key = _lock_key(f"account:{account_id}")
         return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar())
 
     @staticmethod
@@ -1476,6 +1588,12 @@ def _extra(r: Any) -> dict[str, str]:
     if r["cost"] is not None:
         out["cost"] = repr(float(r["cost"]))
     return out
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (bigint) for ``name``."""
+    digest = hashlib.sha256(f"syndbot:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _pk(result: sa.CursorResult[Any]) -> int:

@@ -17,6 +17,7 @@ import yaml
 
 from bot.demo.articles import SampleArticle
 from bot.demo.site import SampleSite
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,7 @@ def write_config(
     *,
     site: SampleSite,
     x_url: str,
-    store: Path,
+    store: Path | str,
     first_run: str = "skip",
     every: str = "0.5s",
     template: str = "{title} {hashtags} {url}",
@@ -74,9 +75,10 @@ def write_config(
     routes: list[dict[str, Any]] | None = None,
     **top: Any,
 ) -> Path:
-    """A config polling ``site`` and posting to a fake X at ``x_url``."""
+    """A config polling ``site`` and posting to a fake X at ``x_url``; ``store`` is a SQLite
+    file or a ledger URL."""
     data: dict[str, Any] = {
-        "store": f"sqlite:///{store}",
+        "store": store if isinstance(store, str) else f"sqlite:///{store}",
         "timezone": "America/Port-au-Prince",
         "deliver_every": "0.2s",
         "lease": "3s",
@@ -178,3 +180,19 @@ class Daemon:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+_open_stores: list[Store] = []
+
+
+def open_store(url: str) -> Store:
+    """A migrated ledger at ``url``, closed after the test (tests/conftest.py)."""
+    store = Store(url)
+    _open_stores.append(store)
+    store.migrate()
+    return store
+
+
+def close_open_stores() -> None:
+    while _open_stores:
+        _open_stores.pop().close()

@@ -20,9 +20,8 @@ from bot.config import Config, load_config
 from bot.demo.site import SampleSite
 from bot.models import Delivery, DeliveryState
 from bot.pipeline import Pipeline
-from bot.store import Store
 from tests.fakes.fake_x import FakeX
-from tests.support import X_ENV, story, write_config
+from tests.support import X_ENV, open_store, story, write_config
 
 PAP_EVENING = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)  # 22:30 on 24 Nov in Port-au-Prince
 
@@ -46,10 +45,10 @@ def _x_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
-def flow_config(tmp_path: Path, site: SampleSite, x: FakeX, **account: Any) -> Path:
+def flow_config(tmp_path: Path, store: str, site: SampleSite, x: FakeX, **account: Any) -> Path:
     """The usual test config (timezone America/Port-au-Prince), with ``account`` keys added to
     the X account."""
-    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db")
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=store)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["accounts"][0].update(account)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -57,8 +56,7 @@ def flow_config(tmp_path: Path, site: SampleSite, x: FakeX, **account: Any) -> P
 
 
 def pipeline(config: Config, clock: Clock) -> Pipeline:
-    store = Store(config.store)
-    store.migrate()
+    store = open_store(config.store)
     return Pipeline(config, store, owner="test", rng=random.Random(1), clock=clock)
 
 
@@ -78,9 +76,9 @@ def queued(p: Pipeline) -> list[Delivery]:
 
 
 def test_a_burst_goes_out_one_now_and_the_rest_at_ten_minute_steps(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    path = flow_config(tmp_path, site, x, limits={"min_gap": "10m"})
+    path = flow_config(tmp_path, ledger_url, site, x, limits={"min_gap": "10m"})
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     p = pipeline(load_config(path), clock)
     cycle(p)  # first run: recorded, nothing posted
@@ -110,10 +108,11 @@ def test_a_burst_goes_out_one_now_and_the_rest_at_ten_minute_steps(
 
 
 def test_quiet_hours_hold_a_post_until_morning_but_breaking_news_goes_through(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
     path = flow_config(
         tmp_path,
+        ledger_url,
         site,
         x,
         limits={"quiet_hours": "23:00-06:00"},
@@ -146,9 +145,9 @@ def test_quiet_hours_hold_a_post_until_morning_but_breaking_news_goes_through(
 
 
 def test_approval_required_holds_new_posts_until_an_editor_approves(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    path = flow_config(tmp_path, site, x, approval="required")
+    path = flow_config(tmp_path, ledger_url, site, x, approval="required")
     clock = Clock(datetime.now(UTC))
     p = pipeline(load_config(path), clock)
     cycle(p)
@@ -168,9 +167,9 @@ def test_approval_required_holds_new_posts_until_an_editor_approves(
 
 
 def test_a_stale_article_is_skipped_with_the_reason_and_can_be_sent_anyway(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    path = flow_config(tmp_path, site, x, limits={"max_age": "6h"})
+    path = flow_config(tmp_path, ledger_url, site, x, limits={"max_age": "6h"})
     clock = Clock(datetime.now(UTC))
     p = pipeline(load_config(path), clock)
     cycle(p)
@@ -188,10 +187,11 @@ def test_a_stale_article_is_skipped_with_the_reason_and_can_be_sent_anyway(
 
 
 def test_the_budget_records_each_posts_cost_and_keeps_the_reserve_for_priority(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
     path = flow_config(
         tmp_path,
+        ledger_url,
         site,
         x,
         budget={"monthly": 0.45, "reserve": "20%"},  # $0.36 for everyone, $0.09 kept back
@@ -240,9 +240,9 @@ def test_the_budget_records_each_posts_cost_and_keeps_the_reserve_for_priority(
 
 
 def test_a_restarted_pipeline_keeps_the_spacing_from_the_ledger(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    config = load_config(flow_config(tmp_path, site, x, limits={"min_gap": "10m"}))
+    config = load_config(flow_config(tmp_path, ledger_url, site, x, limits={"min_gap": "10m"}))
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     start = clock.now
     first = pipeline(config, clock)
@@ -272,9 +272,9 @@ def test_a_restarted_pipeline_keeps_the_spacing_from_the_ledger(
 
 
 def test_editor_commands_approve_reschedule_edit_and_budget(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    path = flow_config(tmp_path, site, x, approval="required", budget={"monthly": 10})
+    path = flow_config(tmp_path, ledger_url, site, x, approval="required", budget={"monthly": 10})
     runner = CliRunner()
 
     def syndbot(*args: str) -> Any:
@@ -311,9 +311,9 @@ def test_editor_commands_approve_reschedule_edit_and_budget(
 
 
 def test_two_daemons_over_one_ledger_keep_one_spacing(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
-    config = load_config(flow_config(tmp_path, site, x, limits={"min_gap": "10m"}))
+    config = load_config(flow_config(tmp_path, ledger_url, site, x, limits={"min_gap": "10m"}))
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     a, b = pipeline(config, clock), pipeline(config, clock)
     b.owner = "test-b"

@@ -13,14 +13,12 @@ from bot.config import Config, load_config
 from bot.demo.site import SampleSite
 from bot.models import DeliveryState
 from bot.pipeline import Pipeline, select_first_run
-from bot.store import Store
 from tests.fakes.fake_x import FakeX
-from tests.support import X_ENV, story, write_config
+from tests.support import X_ENV, open_store, story, write_config
 
 
 def pipeline_for(config: Config, *, clock: datetime | None = None) -> Pipeline:
-    store = Store(config.store)
-    store.migrate()
+    store = open_store(config.store)
     if clock is None:
         return Pipeline(config, store, owner="test", rng=random.Random(1))
     return Pipeline(config, store, owner="test", rng=random.Random(1), clock=lambda: clock)
@@ -34,8 +32,8 @@ def x_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def config(tmp_path: Path, site: SampleSite, x: FakeX) -> Config:
-    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db")
+def config(tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX) -> Config:
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url)
     return load_config(path)
 
 
@@ -119,10 +117,10 @@ def test_article_page_down_falls_back_to_the_feed_fields(
 
 @pytest.mark.parametrize("feed", ["/feed/", "/feed/atom/", "/feed/json/"])
 def test_rss_atom_and_json_feed_sources(
-    tmp_path: Path, site: SampleSite, x: FakeX, feed: str
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX, feed: str
 ) -> None:
     path = write_config(
-        tmp_path / "c.yaml", site=site, x_url=x.url, store=tmp_path / "l.db", first_run="latest:2"
+        tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url, first_run="latest:2"
     )
     text = path.read_text().replace(f"{site.url}/feed/", f"{site.url}{feed}")
     path.write_text(text)
@@ -136,13 +134,13 @@ def test_rss_atom_and_json_feed_sources(
 
 
 def test_an_article_in_two_feeds_of_the_site_is_posted_once(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
         x_url=x.url,
-        store=tmp_path / "l.db",
+        store=ledger_url,
         extra_sources=[
             {"id": "ctn-haiti", "feed": f"{site.url}/category/haiti/feed/", "every": "1s"}
         ],
@@ -192,14 +190,14 @@ def test_first_run_policies_choose_the_right_items(config: Config) -> None:
 
 
 def test_a_sources_language_overrides_the_sites_default_language(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
     # The site marks every page en-US (no language plugin); the French feed says fr.
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
         x_url=x.url,
-        store=tmp_path / "l.db",
+        store=ledger_url,
         routes=[{"to": ["x-main"], "where": {"language": ["fr"]}}],
     )
     path.write_text(path.read_text().replace("first_run: skip", "first_run: skip\n  language: fr"))
@@ -217,13 +215,13 @@ def test_a_sources_language_overrides_the_sites_default_language(
 
 
 def test_a_wordpress_rest_source_posts_once_even_beside_the_rss_feed(
-    tmp_path: Path, site: SampleSite, x: FakeX
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
 ) -> None:
     path = write_config(
         tmp_path / "c.yaml",
         site=site,
         x_url=x.url,
-        store=tmp_path / "l.db",
+        store=ledger_url,
         extra_sources=[{"id": "ctn-rest", "type": "wordpress", "feed": site.url, "every": "1s"}],
         routes=[{"from": ["ctn", "ctn-rest"], "to": ["x-main"]}],
     )
@@ -246,7 +244,7 @@ def test_a_wordpress_rest_source_posts_once_even_beside_the_rss_feed(
 
 
 def test_a_rest_source_needing_a_password_says_so(
-    tmp_path: Path, x: FakeX, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ledger_url: str, x: FakeX, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.demo.articles import load_sample_articles
 
@@ -257,7 +255,7 @@ def test_a_rest_source_needing_a_password_says_so(
             tmp_path / "c.yaml",
             site=locked,
             x_url=x.url,
-            store=tmp_path / "l.db",
+            store=ledger_url,
             extra_sources=[
                 {
                     "id": "rest",
@@ -317,4 +315,98 @@ def test_editor_actions_approve_reschedule_and_edit(
         p.edit_text(delivery_id, "too late", actor="web:ana")
     actions = [e.action for e in p.store.list_events(delivery_id=delivery_id)]
     assert actions == ["sent", "queued", "held", "edited", "queued", "created"]
+    p.close()
+
+
+def test_a_backlog_deeper_than_catch_up_pages_is_read_up_to_the_cap_and_said(
+    tmp_path: Path,
+    ledger_url: str,
+    site: SampleSite,
+    x: FakeX,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url)
+    path.write_text(
+        path.read_text().replace("first_run: skip", "first_run: skip\n  catch_up_pages: 2")
+    )
+    p = pipeline_for(load_config(path))
+    cycle(p)
+    now = datetime.now(UTC)
+    for n in range(45):  # a backlog: 45 articles, 10 per feed page
+        site.add(story(site, f"Backlog story {n}", published=now - timedelta(seconds=45 - n)))
+    report = p.poll(p.config.sources[0])
+    # Page 1 and the 2 catch-up pages: 30 of the 45; the ops are told why not more.
+    assert (report.status, report.new) == ("200", 30)
+    assert "catch_up_pages is 2" in caplog.text
+    p.close()
+
+
+def test_a_backlog_within_catch_up_pages_is_read_whole(
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
+) -> None:
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url)
+    p = pipeline_for(load_config(path))
+    cycle(p)
+    now = datetime.now(UTC)
+    for n in range(120):
+        site.add(story(site, f"Long outage story {n}", published=now - timedelta(seconds=120 - n)))
+    assert p.poll(p.config.sources[0]).new == 120
+    p.close()
+
+
+def test_articles_published_while_the_pages_are_read_do_not_hide_older_ones(
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
+) -> None:
+    """A burst is being published while we page through the feed: the newest push the older
+    ones down, so page 2 repeats page 1. Reading goes on and every article is found."""
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url)
+    p = pipeline_for(load_config(path))
+    cycle(p)
+    now = datetime.now(UTC)
+    first = [
+        site.add(story(site, f"Early burst story {n}", published=now - timedelta(seconds=60 - n)))
+        for n in range(25)
+    ]
+    fetch = p.fetcher.fetch
+    late: list[object] = []
+
+    def fetch_while_publishing(url: str, **kw: object):  # type: ignore[no-untyped-def]
+        if "paged=2" in url and not late:  # ten more go out between page 1 and page 2
+            late.extend(
+                site.add(
+                    story(site, f"Late burst story {n}", published=now - timedelta(seconds=30 - n))
+                )
+                for n in range(10)
+            )
+        return fetch(url, **kw)
+
+    p.fetcher.fetch = fetch_while_publishing  # type: ignore[method-assign]
+    report = p.poll(p.config.sources[0])
+    assert report.new >= 25  # all of the first burst, whatever the shift
+    recorded = {a.title for a in p.store.recent_articles(100)}
+    assert {a.title for a in first} <= recorded
+    p.fetcher.fetch = fetch  # type: ignore[method-assign]
+    p.poll(p.config.sources[0])
+    recorded = {a.title for a in p.store.recent_articles(100)}
+    assert {a.title for a in first} | {a.title for a in late} <= recorded  # type: ignore[attr-defined]
+    p.close()
+
+
+def test_a_feed_that_ignores_paged_is_read_three_times_at_most(
+    tmp_path: Path, ledger_url: str, site: SampleSite, x: FakeX
+) -> None:
+    path = write_config(tmp_path / "c.yaml", site=site, x_url=x.url, store=ledger_url)
+    p = pipeline_for(load_config(path))
+    cycle(p)
+    fetch = p.fetcher.fetch
+    asked: list[str] = []
+
+    def ignore_paged(url: str, **kw: object):  # type: ignore[no-untyped-def]
+        asked.append(url)
+        return fetch(url.split("?")[0], **kw)  # a server that serves page 1 for any page
+
+    p.fetcher.fetch = ignore_paged  # type: ignore[method-assign]
+    site.add(story(site, "One new story on a feed without pages"))
+    assert p.poll(p.config.sources[0]).new == 1
+    assert len(asked) == 3  # page 1, then ?paged=2 and 3: the same page twice, so stop
     p.close()

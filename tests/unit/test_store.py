@@ -1,4 +1,5 @@
-"""The ledger on a real SQLite file: dedup by alias keys, first-run policies, leases, recovery."""
+"""The ledger on a real SQLite file and a real PostgreSQL server: dedup by alias keys, first-run
+policies, leases, recovery, migrations."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+def store(ledger_url: str) -> Iterator[Store]:
+    s = Store(ledger_url)
     s.migrate()
     yield s
     s.close()
@@ -213,8 +214,8 @@ def test_defer_account_pushes_only_that_account(store: Store) -> None:
     assert {(d.account_id, d.error) for d in waiting} == {("x-main", "429 from X")}
 
 
-def test_concurrent_claimers_never_share_a_delivery(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_concurrent_claimers_never_share_a_delivery(ledger_url: str) -> None:
+    url = ledger_url
     setup = Store(url)
     setup.migrate()
     for n in range(1, 61):
@@ -240,8 +241,8 @@ def test_concurrent_claimers_never_share_a_delivery(tmp_path: Path) -> None:
     assert len(set(every)) == 60
 
 
-def test_migrate_is_idempotent_and_refuses_newer_schema(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_migrate_is_idempotent_and_refuses_newer_schema(ledger_url: str) -> None:
+    url = ledger_url
     s = Store(url)
     assert s.migrate() == SCHEMA_VERSION
     assert s.migrate() == SCHEMA_VERSION
@@ -274,8 +275,8 @@ def test_editor_state_changes_are_audited(store: Store) -> None:
     assert (last.actor, last.action) == ("cli:ana", "cancelled")
 
 
-def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_a_version_1_database_is_upgraded_in_place(ledger_url: str) -> None:
+    url = ledger_url
     s = Store(url)
     s.migrate()
     s.record_items("site", [(item(1), keys(1))], now=T0)
