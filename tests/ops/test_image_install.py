@@ -90,7 +90,6 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
 
 @dataclass
 class Container:
-    image: Image
     command: list[str]
     env: dict[str, str]
     workdir: Path
@@ -107,6 +106,10 @@ class Container:
             )
 
 
+def output(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
 @pytest.fixture
 def site() -> Iterator[SampleSite]:
     with SampleSite.bundled() as s:
@@ -119,8 +122,8 @@ def container_config(image: Image, site: SampleSite, monitor_port: int) -> str:
     data = without_unmerged_sections(df.docker_config_data())
     data["store"] = image.translate(data["store"])  # still ${SYNDBOT_STORE:-sqlite:///…}
     data["state_dir"] = image.path(data["state_dir"])
-    if "monitor" in data:
-        data["monitor"] = {**data["monitor"], "port": monitor_port}
+    if "monitor" in data:  # on a free port, and on loopback only: this is no container
+        data["monitor"] = {**data["monitor"], "host": "127.0.0.1", "port": monitor_port}
     data["deliver_every"] = "0.3s"
     data["sources"] = [
         {"id": "sample", "feed": f"{site.url}/feed/", "every": "1s", "first_run": "latest:1"}
@@ -151,28 +154,28 @@ def test_image_command_polls_posts_and_stops_cleanly_from_a_plain_install(
     command = df.image_command()
     executable = shutil.which(command[0], path=env["PATH"])
     assert executable == image.path("/opt/syndbot/bin/syndbot")  # the installed script
-    container = Container(image, [executable, *command[1:]], env, data_dir)
+    container = Container([executable, *command[1:]], env, data_dir)
     log = tmp_path / "container.log"
     container.start(log)
     assert container.proc is not None
     try:
         newest = site.articles()[0]
         wait_until(
-            lambda: "── console-en · as x" in log.read_text() and newest.title in log.read_text(),
+            lambda: "── console-en · as x" in output(log) and newest.title in output(log),
             timeout=60,
-            what=lambda: f"the newest sample article posted; output:\n{log.read_text()}",
+            what=lambda: f"the newest sample article posted; output:\n{output(log)}",
         )
         fresh = site.add(story(site, "Port-au-Prince opens a new public library"))
         wait_until(
-            lambda: fresh.title in log.read_text(),
+            lambda: fresh.title in output(log),
             timeout=30,
-            what=lambda: f"the new article posted; output:\n{log.read_text()}",
+            what=lambda: f"the new article posted; output:\n{output(log)}",
         )
         if monitored:  # the image's HEALTHCHECK, against the running daemon
             healthcheck = final.last("HEALTHCHECK").exec_form()
             wait_until(lambda: run_check(healthcheck, monitor_port) == 0, timeout=10)
         container.proc.send_signal(signal.SIGTERM)
-        assert container.proc.wait(timeout=30) == 0, log.read_text()
+        assert container.proc.wait(timeout=30) == 0, output(log)
     finally:
         if container.proc.poll() is None:
             container.proc.kill()
