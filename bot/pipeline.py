@@ -346,6 +346,9 @@ class Pipeline:
             now=now,
             note=None if accounts else "no route sends this article to any account",
         )
+        if accounts and not ids:
+            log.debug("article %s: already routed (by another daemon)", article.url)
+            return ids
         log.info(
             "article %s (%s): queued for %s",
             article.url,
