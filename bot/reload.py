@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from bot.config import Config, load_config
 from bot.errors import ConfigError
 from bot.pipeline import Pipeline
@@ -62,6 +64,7 @@ class ConfigChange:
     routes_changed: bool = False
     settings: tuple[str, ...] = ()  # other top-level keys that changed and apply live
     restart: tuple[str, ...] = ()  # top-level keys that changed and need a restart
+    keys: tuple[tuple[str, tuple[str, ...]], ...] = ()  # "sources.ctn" -> keys that changed
 
     @property
     def empty(self) -> bool:
@@ -74,9 +77,11 @@ class ConfigChange:
             ("sources", self.sources_added, self.sources_removed, self.sources_changed),
             ("accounts", self.accounts_added, self.accounts_removed, self.accounts_changed),
         ):
+            keys = dict(self.keys)
+            shown = [f"{i} ({', '.join(keys.get(f'{kind}.{i}', ()))})" for i in changed]
             done = [
                 f"{word} {', '.join(ids)}"
-                for word, ids in (("added", added), ("removed", removed), ("changed", changed))
+                for word, ids in (("added", added), ("removed", removed), ("changed", shown))
                 if ids
             ]
             if done:
@@ -99,13 +104,14 @@ def diff(old: Config, new: Config) -> ConfigChange:
     changed_accounts = tuple(
         a for a in new_accounts if a in old_accounts and old_accounts[a] != new_accounts[a]
     )
-    top = [k for k in type(new).model_fields if getattr(old, k) != getattr(new, k)]
+    top = _changed_keys(old, new)
+    changed_sources = tuple(
+        s for s in new_polled if s in old_polled and old_polled[s] != new_polled[s]
+    )
     return ConfigChange(
         sources_added=tuple(s for s in new_polled if s not in old_polled),
         sources_removed=tuple(s for s in old_polled if s not in new_polled),
-        sources_changed=tuple(
-            s for s in new_polled if s in old_polled and old_polled[s] != new_polled[s]
-        ),
+        sources_changed=changed_sources,
         accounts_added=tuple(a for a in new_accounts if a not in old_accounts),
         accounts_removed=tuple(a for a in old_accounts if a not in new_accounts),
         accounts_changed=changed_accounts,
@@ -117,7 +123,22 @@ def diff(old: Config, new: Config) -> ConfigChange:
         routes_changed="routes" in top,
         settings=tuple(k for k in top if k not in _LISTS and k not in RESTART_KEYS),
         restart=tuple(k for k in top if k in RESTART_KEYS),
+        keys=(
+            *(
+                (f"sources.{s}", _changed_keys(old_polled[s], new_polled[s]))
+                for s in changed_sources
+            ),
+            *(
+                (f"accounts.{a}", _changed_keys(old_accounts[a], new_accounts[a]))
+                for a in changed_accounts
+            ),
+        ),
     )
+
+
+def _changed_keys(old: BaseModel, new: BaseModel) -> tuple[str, ...]:
+    """The names of the fields that differ (never their values: credentials are fields)."""
+    return tuple(k for k in type(new).model_fields if getattr(old, k) != getattr(new, k))
 
 
 def recompose_pending(pipeline: Pipeline, account_ids: Sequence[str]) -> int:

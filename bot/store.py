@@ -167,6 +167,7 @@ events = sa.Table(
     sa.Column("account_id", sa.String(64)),
     sa.Column("detail", sa.Text),
     sa.Index("ix_events_at", "at"),
+    sa.Index("ix_events_delivery", "delivery_id"),  # a delivery's history; "was it edited?"
 )
 
 
@@ -221,11 +222,17 @@ def _v4_unpublish(conn: Connection) -> None:
     _add_column(conn, "articles", "gone_since", "TIMESTAMP")
 
 
+def _v5_events_by_delivery(conn: Connection) -> None:
+    (index,) = (ix for ix in events.indexes if ix.name == "ix_events_delivery")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
     _v3_desk,
     _v4_unpublish,
+    _v5_events_by_delivery,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -132,7 +132,7 @@ def test_an_invalid_file_keeps_the_running_config_and_is_reported_once(
         reloader.tick()
         reloader.tick()
     assert p.config.source("ctn").every == 60
-    assert "config reloaded (file changed): sources changed ctn" in caplog.text
+    assert "config reloaded (file changed): sources changed ctn (every)" in caplog.text
 
 
 def test_restart_only_settings_keep_their_running_values(

@@ -56,7 +56,9 @@ def test_sources_added_removed_and_changed_by_id() -> None:
     assert change.sources_removed == ("lenouvelliste",)
     assert change.sources_changed == ("ctn",)
     assert not change.accounts_changed and not change.routes_changed and not change.settings
-    assert change.summary(0) == ("sources added alterpresse; removed lenouvelliste; changed ctn")
+    assert change.summary(0) == (
+        "sources added alterpresse; removed lenouvelliste; changed ctn (every)"
+    )
 
 
 def test_a_disabled_source_is_removed_and_enabling_it_adds_it_back() -> None:
@@ -83,7 +85,9 @@ def test_a_template_change_recomposes_a_credential_change_only_rebuilds() -> Non
     change = diff(config(), config(template))
     assert change.accounts_changed == ("x-main",)
     assert change.recompose == ("x-main",)
-    assert change.summary(3) == "accounts changed x-main | 3 pending post(s) recomposed"
+    assert change.summary(3) == (
+        "accounts changed x-main (template) | 3 pending post(s) recomposed"
+    )
 
     # The same file with another secret in the environment: the publisher must be rebuilt,
     # but no text changes.
@@ -91,6 +95,8 @@ def test_a_template_change_recomposes_a_credential_change_only_rebuilds() -> Non
     change = diff(config(), rotated)
     assert change.accounts_changed == ("x-main",)
     assert change.recompose == ()
+    assert change.summary(0) == "accounts changed x-main (credentials)"
+    assert "rotated" not in repr(change)
 
 
 def test_every_composing_setting_recomposes() -> None:
@@ -116,6 +122,7 @@ def test_flow_settings_change_the_account_without_recomposing() -> None:
     change = diff(config(), config(edit))
     assert change.accounts_changed == ("x-main",)
     assert change.recompose == ()
+    assert change.summary(0) == "accounts changed x-main (limits, approval)"
 
 
 def test_accounts_and_routes() -> None:
