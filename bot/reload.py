@@ -48,6 +48,24 @@ RESTART_KEYS = ("store", "state_dir", "web", "monitor", "websub")
 COMPOSE_KEYS = ("platform", "template", "hashtags", "utm", "max_length", "options", "api_base")
 _LISTS = ("sources", "accounts", "routes")
 
+# Other pipelines of this process that take every config the daemon reloads (the web UI's).
+_followers: list[Pipeline] = []
+_followers_lock = threading.Lock()
+
+
+def follow(pipeline: Pipeline) -> Callable[[], None]:
+    """Make ``pipeline`` take every config a ``Reloader`` of this process applies (the web UI
+    served by ``syndbot run`` has its own pipeline). Returns what undoes it."""
+    with _followers_lock:
+        _followers.append(pipeline)
+
+    def unfollow() -> None:
+        with _followers_lock:
+            if pipeline in _followers:
+                _followers.remove(pipeline)
+
+    return unfollow
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigChange:
@@ -195,7 +213,10 @@ class Reloader:
 
     def tick(self) -> None:
         """One look at the file (the daemon calls this every second)."""
-        self.pipeline.close_retired(self.pipeline.clock())
+        with _followers_lock:
+            pipelines = [self.pipeline, *_followers]
+        for pipeline in pipelines:
+            pipeline.close_retired(pipeline.clock())
         digest = self._digest()
         if self._requested.is_set():
             self._requested.clear()
@@ -234,11 +255,14 @@ class Reloader:
             if dataclasses.replace(change, restart=()).empty:
                 log.info("config reloaded (%s): nothing to apply", reason)
                 return True
-            self.pipeline.replace_config(
-                new,
-                accounts=(*change.accounts_changed, *change.accounts_removed),
-                fetch="fetch" in change.settings,
-            )
+            with _followers_lock:
+                pipelines = [self.pipeline, *_followers]
+            for pipeline in pipelines:
+                pipeline.replace_config(
+                    new,
+                    accounts=(*change.accounts_changed, *change.accounts_removed),
+                    fetch="fetch" in change.settings,
+                )
             _redact_new_secrets(new)
             if self.on_change is not None:
                 self.on_change(new, change)

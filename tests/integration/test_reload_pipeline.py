@@ -15,7 +15,7 @@ from bot.config import load_config
 from bot.demo.site import SampleSite
 from bot.models import DeliveryState
 from bot.pipeline import Pipeline
-from bot.reload import Reloader
+from bot.reload import Reloader, follow
 from bot.store import Store
 from tests.fakes.fake_x import FakeX
 from tests.support import X_ENV, story, write_config
@@ -172,3 +172,22 @@ def test_a_changed_account_gets_a_new_publisher_and_the_old_one_is_closed(
     assert closed == []  # a send may still use it until the lease is over
     p.close_retired(None)
     assert closed == [True]
+
+
+def test_the_web_uis_pipeline_follows_the_daemons_reloads(setup: Any) -> None:
+    path, p = setup
+    config = load_config(path)
+    web_store = Store(config.store)
+    web = Pipeline(config, web_store, owner="test:web")
+    unfollow = follow(web)
+    try:
+        rewrite(path, lambda c: c["accounts"][0].update(template="DESK {title} {url}"))
+        assert Reloader(path, p).reload()
+        assert web.config.account("x-main").template == "DESK {title} {url}"
+    finally:
+        unfollow()
+    rewrite(path, lambda c: c["accounts"][0].update(template="LATER {title} {url}"))
+    assert Reloader(path, p).reload()
+    assert web.config.account("x-main").template == "DESK {title} {url}"  # no longer following
+    web.close()
+    web_store.close()
