@@ -49,6 +49,7 @@ class Daemon:
             timezone="UTC",
         )
         pipeline.on_queued = self.wake_delivery
+        self._force_next: set[str] = set()  # sources whose next poll ignores their backoff
 
     def _schedule(self) -> None:
         config = self.pipeline.config
@@ -103,6 +104,7 @@ class Daemon:
         for source_id in change.sources_removed:
             self._remove_job(f"poll:{source_id}")
         for source_id in (*change.sources_added, *change.sources_changed):
+            self._force_next.add(source_id)  # a fixed feed URL must not wait out the old backoff
             self._add_poll_job(config.source(source_id), now)
         if "deliver_every" in change.settings:
             self._scheduler.reschedule_job(
@@ -132,7 +134,9 @@ class Daemon:
                 source = self.pipeline.config.source(source_id)
             except KeyError:  # removed by a config reload just now
                 return
-            report = self.pipeline.poll(source)
+            force = source_id in self._force_next
+            self._force_next.discard(source_id)
+            report = self.pipeline.poll(source, force=force)
             if report.new:
                 self.wake_delivery()
         except Exception:  # a job must never die silently; the next run tries again

@@ -202,3 +202,17 @@ def test_a_new_template_reaches_held_posts_but_not_an_editors_text(
     texts = sorted(p["text"] for p in posts)
     assert texts[0].startswith("NEW Held until an editor approves http")
     assert texts[1].startswith("Night desk: read this http")
+
+
+def test_fixing_a_broken_feed_url_polls_it_at_once_despite_the_backoff(
+    site: SampleSite, daemon: Daemon
+) -> None:
+    def broken(c: dict[str, Any]) -> None:
+        c["sources"][0].update(feed=f"{site.url}/no-such-feed/", every="30s")
+
+    edit_config(daemon.config, broken)
+    daemon.start()
+    wait_for_log(daemon, "source ctn: poll failed")  # 404: backing off for 30 s
+    edit_config(daemon.config, lambda c: c["sources"][0].update(feed=f"{site.url}/feed/"))
+    wait_for_log(daemon, "config reloaded (file changed): sources changed ctn (feed)")
+    wait_until(lambda: site.hits("/feed/").get(200, 0) >= 1, timeout=3, what="a poll of /feed/")
