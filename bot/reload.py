@@ -255,6 +255,7 @@ class Reloader:
             if dataclasses.replace(change, restart=()).empty:
                 log.info("config reloaded (%s): nothing to apply", reason)
                 return True
+            _redact_new_secrets(new)  # before any job can use (and log) a new credential
             with _followers_lock:
                 pipelines = [self.pipeline, *_followers]
             for pipeline in pipelines:
@@ -263,7 +264,6 @@ class Reloader:
                     accounts=(*change.accounts_changed, *change.accounts_removed),
                     fetch="fetch" in change.settings,
                 )
-            _redact_new_secrets(new)
             if self.on_change is not None:
                 self.on_change(new, change)
             recomposed = recompose_pending(self.pipeline, change.recompose)

@@ -3,6 +3,7 @@ not sent yet are composed again, and what an invalid file does."""
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.cli import RedactingFormatter
 from bot.config import load_config
 from bot.demo.site import SampleSite
 from bot.models import DeliveryState
@@ -191,3 +193,22 @@ def test_the_web_uis_pipeline_follows_the_daemons_reloads(setup: Any) -> None:
     assert web.config.account("x-main").template == "DESK {title} {url}"  # no longer following
     web.close()
     web_store.close()
+
+
+def test_credentials_new_in_a_reload_are_blanked_in_the_log(setup: Any) -> None:
+    path, p = setup
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(message)s", sorted(p.config.secret_values())))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        rewrite(
+            path,
+            lambda c: c["accounts"][0]["credentials"].update(access_token="rotated-token-5678"),
+        )
+        assert Reloader(path, p).reload()
+        logging.getLogger("bot.test").warning("token is rotated-token-5678")
+    finally:
+        root.removeHandler(handler)
+    assert stream.getvalue() == "token is ***\n"
