@@ -179,12 +179,14 @@ def run(config_path: str | None, log_level: str) -> None:
 
     Stops cleanly on SIGTERM or Ctrl-C: the post being sent is finished and recorded first.
     A daemon killed hard (kill -9) and restarted still posts every article exactly once.
+    Reloads the config on SIGHUP and when the file changes; an invalid file is reported and
+    the daemon keeps running on the config it has.
     """
     from bot.scheduler import Daemon
 
     ctx = Context(config_path, log_level)
     try:
-        code = Daemon(ctx.pipeline).run()
+        code = Daemon(ctx.pipeline, config_path=ctx.config_path).run()
     finally:
         ctx.close()
     sys.exit(code)

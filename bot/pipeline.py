@@ -125,6 +125,7 @@ class Pipeline:
         )
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
+        self._retired: list[tuple[datetime, Publisher | Fetcher]] = []  # closed after a grace
         self._process_lock = threading.Lock()
         self.on_queued: Callable[[], None] | None = None
 
@@ -133,7 +134,46 @@ class Pipeline:
             for p in self._publishers.values():
                 p.close()
             self._publishers.clear()
+        self.close_retired(None)
         self.fetcher.close()
+
+    def replace_config(
+        self, config: Config, *, accounts: Iterable[str] = (), fetch: bool = False
+    ) -> None:
+        """Swap in a reloaded config (the daemon's hot reload; see ``bot.reload``). A job reads
+        ``self.config`` once as it starts, so one in flight finishes on the config it began with.
+        The publishers of ``accounts`` and, with ``fetch``, the fetcher are rebuilt on next use;
+        the old ones are closed ``lease`` later (``close_retired``), when a send they may still
+        serve has finished or is presumed dead. Returns once the articles being processed on
+        the old config are queued, so their texts can be composed again."""
+        now = self.clock()
+        with self._publishers_lock:
+            for account_id in accounts:
+                old = self._publishers.pop(account_id, None)
+                if old is not None:
+                    self._retired.append((now, old))
+            if fetch:
+                self._retired.append((now, self.fetcher))
+                self.fetcher = Fetcher(config.fetch)
+            self.config = config
+        with self._process_lock:  # articles being processed on the old config are queued
+            pass
+
+    def close_retired(self, now: datetime | None) -> None:
+        """Close publishers and fetchers replaced by a reload at least ``lease`` before ``now``
+        (all of them when ``now`` is None)."""
+        with self._publishers_lock:
+            due = [
+                (at, old)
+                for at, old in self._retired
+                if now is None or (now - at).total_seconds() >= self.config.lease
+            ]
+            self._retired = [r for r in self._retired if r not in due]
+        for _, old in due:
+            try:
+                old.close()
+            except Exception:  # closing a replaced client must not break the daemon
+                log.debug("closing a replaced client failed", exc_info=True)
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -327,7 +367,8 @@ class Pipeline:
     def process_article(self, stored: StoredArticle) -> list[int]:
         """Build the Article for one new row, route it, and queue one delivery per account."""
         now = self.clock()
-        source = self._source(stored.source_id)
+        config = self.config  # once: a reload in the middle must not mix two configs
+        source = self._source(stored.source_id, config)
         article = self._scrape(stored.item, source)
         keys = identity.article_keys(article.url, article.wp_post_id)
         other = self.store.learn_keys(stored.id, keys)
@@ -337,7 +378,7 @@ class Pipeline:
             )
             log.info("article %s is the same as #%d; not posted again", article.url, other)
             return []
-        accounts = router.route(article, stored.source_id, self.config)
+        accounts = router.route(article, stored.source_id, config)
         new = [self._new_delivery(article, account) for account in accounts]
         ids = self.store.route_article(
             stored.id,
@@ -379,9 +420,9 @@ class Pipeline:
             error=admission.note,
         )
 
-    def _source(self, source_id: str) -> SourceConfig | None:
+    def _source(self, source_id: str, config: Config | None = None) -> SourceConfig | None:
         try:
-            return self.config.source(source_id)
+            return (config or self.config).source(source_id)
         except KeyError:
             return None
 
@@ -581,19 +622,20 @@ class Pipeline:
         """Send due deliveries one at a time until none is due (or ``stop`` is set)."""
         report = DeliverReport()
         report.recovered = self.recover()
-        enabled = [a.id for a in self.config.accounts if a.enabled]
+        config = self.config  # once: a reload meanwhile applies from the next run
+        enabled = [a.id for a in config.accounts if a.enabled]
         wanted = set(only) if only is not None else None
-        window = max([86400.0, *(a.limits.min_gap or 0.0 for a in self.config.accounts)])
+        window = max([86400.0, *(a.limits.min_gap or 0.0 for a in config.accounts)])
         handled = 0
         while handled < limit and not (stop and stop.is_set()):
             now = self.clock()
             step = self.store.claim_next(
                 now=now,
                 owner=self.owner,
-                lease=self.config.lease,
-                gate=self._gate(now),
+                lease=config.lease,
+                gate=self._gate(now, config),
                 since=now - timedelta(seconds=window),
-                month_start=flow.month_start(now, self.config.tz),
+                month_start=flow.month_start(now, config.tz),
                 accounts=enabled if wanted is None else None,
                 ids=wanted,
             )
@@ -613,7 +655,7 @@ class Pipeline:
                     break
                 continue
             d = step.claimed
-            outcome = self._send(d)
+            outcome = self._send(d, config)
             report.results.append((d, outcome))
             if outcome == "sent":
                 report.sent += 1
@@ -624,15 +666,18 @@ class Pipeline:
             handled += 1
         return report
 
-    def _gate(self, now: datetime) -> Callable[[DueDelivery], flow.Decision]:
+    def _gate(
+        self, now: datetime, config: Config | None = None
+    ) -> Callable[[DueDelivery], flow.Decision]:
         """Flow control for ``claim_next``: the account's limits, priority rules and budget
         applied to one due delivery (pure; runs inside the store's transaction)."""
-        tz = self.config.tz
+        config = config or self.config
+        tz = config.tz
 
         def gate(due: DueDelivery) -> flow.Decision:
             d = due.delivery
             try:
-                account = self.config.account(d.account_id)
+                account = config.account(d.account_id)
             except KeyError:
                 return flow.Send()  # _send fails it, naming the missing account
             candidate = self._candidate(due, account)
@@ -724,10 +769,10 @@ class Pipeline:
                 self._publishers[account.id] = p
             return p
 
-    def _send(self, d: Delivery) -> str:
+    def _send(self, d: Delivery, config: Config | None = None) -> str:
         """Publish one claimed delivery and record the result. Returns sent|retry|failed."""
         try:
-            account = self.config.account(d.account_id)
+            account = (config or self.config).account(d.account_id)
         except KeyError:
             self.store.mark_failed(
                 d.id, self.owner, f"account {d.account_id!r} is not in the config", now=self.clock()

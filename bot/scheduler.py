@@ -4,7 +4,8 @@ Jobs: one ``poll:<source>`` per enabled source (its interval, with jitter; the f
 at start), one ``deliver`` job that processes new articles and sends what is due, and one
 ``recheck`` job that notices unpublished articles. A poll that
 finds new articles wakes the deliver job at once. SIGTERM and SIGINT stop the daemon cleanly: no
-new job starts, the post being sent is finished and recorded, then the process exits.
+new job starts, the post being sent is finished and recorded, then the process exits. With a
+config path, a ``config-watch`` job reloads the file on SIGHUP or when it changes (``bot.reload``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,27 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config import Config, SourceConfig
 from bot.pipeline import Pipeline
+from bot.reload import ConfigChange, Reloader
 
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "deliver"
+RECHECK_JOB = "recheck"
+WATCH_JOB = "config-watch"
 
 
 class Daemon:
     """Runs a Pipeline until stopped. Constructing one starts nothing."""
 
-    def __init__(self, pipeline: Pipeline, *, max_workers: int = 8) -> None:
+    def __init__(
+        self, pipeline: Pipeline, *, max_workers: int = 8, config_path: str | None = None
+    ) -> None:
         self.pipeline = pipeline
+        self.reloader = (
+            Reloader(config_path, pipeline, on_change=self._reschedule) if config_path else None
+        )
         self.stopping = threading.Event()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
@@ -39,31 +49,15 @@ class Daemon:
             timezone="UTC",
         )
         pipeline.on_queued = self.wake_delivery
+        self._force_next: set[str] = set()  # sources whose next poll ignores their backoff
 
     def _schedule(self) -> None:
         config = self.pipeline.config
         now = self.pipeline.clock()
         for source in config.sources:
-            if not source.enabled:
-                continue
-            self._scheduler.add_job(
-                self._poll_job,
-                IntervalTrigger(
-                    seconds=source.every, jitter=source.effective_jitter, timezone="UTC"
-                ),
-                args=[source.id],
-                id=f"poll:{source.id}",
-                name=f"poll {source.id}",
-                next_run_time=now,
-            )
-        if config.recheck.enabled:
-            self._scheduler.add_job(
-                self._recheck_job,
-                IntervalTrigger(seconds=min(config.recheck.every, 300.0), timezone="UTC"),
-                id="recheck",
-                name="recheck unpublished articles",
-                next_run_time=now + timedelta(seconds=5),
-            )
+            if source.enabled:
+                self._add_poll_job(source, now)
+        self._add_recheck_job(config, now)
         self._scheduler.add_job(
             self._deliver_job,
             IntervalTrigger(seconds=config.deliver_every, timezone="UTC"),
@@ -71,14 +65,81 @@ class Daemon:
             name="deliver",
             next_run_time=now + timedelta(seconds=0.5),
         )
+        if self.reloader is not None:
+            self._scheduler.add_job(
+                self._watch_job,
+                IntervalTrigger(seconds=1.0, timezone="UTC"),
+                id=WATCH_JOB,
+                name="watch the config file",
+                next_run_time=now + timedelta(seconds=1),
+            )
+
+    def _add_poll_job(self, source: SourceConfig, now: datetime) -> None:
+        """Poll ``source`` now, then on its interval (replacing its job if it has one)."""
+        self._scheduler.add_job(
+            self._poll_job,
+            IntervalTrigger(seconds=source.every, jitter=source.effective_jitter, timezone="UTC"),
+            args=[source.id],
+            id=f"poll:{source.id}",
+            name=f"poll {source.id}",
+            next_run_time=now,
+            replace_existing=True,
+        )
+
+    def _add_recheck_job(self, config: Config, now: datetime) -> None:
+        if config.recheck.enabled:
+            self._scheduler.add_job(
+                self._recheck_job,
+                IntervalTrigger(seconds=min(config.recheck.every, 300.0), timezone="UTC"),
+                id=RECHECK_JOB,
+                name="recheck unpublished articles",
+                next_run_time=now + timedelta(seconds=5),
+                replace_existing=True,
+            )
+
+    def _reschedule(self, config: Config, change: ConfigChange) -> None:
+        """Apply a reloaded config to the jobs: added sources poll now, removed ones stop
+        (a poll in flight finishes), changed ones restart their interval with a poll now."""
+        now = self._now()
+        for source_id in change.sources_removed:
+            self._remove_job(f"poll:{source_id}")
+        for source_id in (*change.sources_added, *change.sources_changed):
+            self._force_next.add(source_id)  # a fixed feed URL must not wait out the old backoff
+            self._add_poll_job(config.source(source_id), now)
+        if "deliver_every" in change.settings:
+            self._scheduler.reschedule_job(
+                DELIVER_JOB, trigger=IntervalTrigger(seconds=config.deliver_every, timezone="UTC")
+            )
+        if "recheck" in change.settings:
+            self._remove_job(RECHECK_JOB)
+            self._add_recheck_job(config, now)
+
+    def _remove_job(self, job_id: str) -> None:
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
+
+    def _watch_job(self) -> None:
+        if self.stopping.is_set() or self.reloader is None:
+            return
+        try:
+            self.reloader.tick()
+        except Exception:  # the daemon goes on with the config it has
+            log.exception("config reload failed")
 
     def _poll_job(self, source_id: str) -> None:
         if self.stopping.is_set():
             return
         try:
-            source = self.pipeline.config.source(source_id)
+            try:
+                source = self.pipeline.config.source(source_id)
+            except KeyError:  # removed by a config reload just now
+                return
+            force = source_id in self._force_next
+            self._force_next.discard(source_id)
             # Several daemons may share the ledger: whichever comes first in an interval polls.
-            report = self.pipeline.poll(source, min_gap=source.every * 0.8)
+            report = self.pipeline.poll(
+                source, force=force, min_gap=0.0 if force else source.every * 0.8
+            )
             if report.new:
                 self.wake_delivery()
         except Exception:  # a job must never die silently; the next run tries again
@@ -146,5 +207,10 @@ class Daemon:
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.stop()
 
+        def reload(signum: int, _frame: FrameType | None) -> None:
+            if self.reloader is not None:
+                self.reloader.request()  # the config-watch job reloads within a second
+
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGHUP, reload)

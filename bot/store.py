@@ -172,6 +172,7 @@ events = sa.Table(
     sa.Column("account_id", sa.String(64)),
     sa.Column("detail", sa.Text),
     sa.Index("ix_events_at", "at"),
+    sa.Index("ix_events_delivery", "delivery_id"),  # a delivery's history; "was it edited?"
 )
 
 
@@ -233,12 +234,18 @@ def _v5_leases(conn: Connection) -> None:
     _add_column(conn, "articles", "work_until", "TIMESTAMP")
 
 
+def _v6_events_by_delivery(conn: Connection) -> None:
+    (index,) = (ix for ix in events.indexes if ix.name == "ix_events_delivery")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
     _v3_desk,
     _v4_unpublish,
     _v5_leases,
+    _v6_events_by_delivery,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1401,6 +1408,51 @@ class Store:
             actor=actor,
             action="edited",
             detail=text,
+        )
+
+    # -- config reload: recomposing texts not sent yet --------------------------------------
+
+    _RECOMPOSABLE = (DeliveryState.QUEUED, DeliveryState.HELD, DeliveryState.PENDING)
+
+    @classmethod
+    def _recomposable(cls) -> sa.ColumnElement[bool]:
+        """An automatic delivery never tried (a retry must send the very same text: it is how
+        a post that went through before a crash is recognised) and never edited by a person."""
+        edited = sa.exists().where(
+            events.c.delivery_id == deliveries.c.id, events.c.action == "edited"
+        )
+        return sa.and_(
+            deliveries.c.state.in_([str(s) for s in cls._RECOMPOSABLE]),
+            deliveries.c.purpose == "auto",
+            deliveries.c.attempts == 0,
+            ~edited,
+        )
+
+    def recomposable(self, account_id: str, *, limit: int = 10_000) -> list[Delivery]:
+        """The account's deliveries whose text may be composed again after a config reload."""
+        q = (
+            sa.select(deliveries)
+            .where(deliveries.c.account_id == account_id, self._recomposable())
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [_delivery(r) for r in conn.execute(q).mappings().all()]
+
+    def recompose_text(
+        self, delivery_id: int, old: str, new: str, *, url: str, now: datetime
+    ) -> bool:
+        """Replace a text composed from an older config, audited as ``recomposed``. Only while
+        the delivery is still recomposable and its text still ``old``: an editor's edit or a
+        claim in the meantime wins."""
+        return self._change(
+            delivery_id,
+            sa.and_(self._recomposable(), deliveries.c.text == old),
+            {"text": new, "url": url},
+            now=now,
+            actor="system",
+            action="recomposed",
+            detail=new,
         )
 
     # -- unpublished articles ---------------------------------------------------------------

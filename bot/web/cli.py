@@ -297,6 +297,7 @@ def _start_web(config_path: str | None, log_level: str) -> Callable[[], None] | 
     from bot.config import default_config_path, load_config
     from bot.errors import BotError, ConfigError
     from bot.pipeline import Pipeline
+    from bot.reload import follow
     from bot.store import Store
     from bot.web.app import create_app
     from bot.web.server import WebServer
@@ -320,8 +321,10 @@ def _start_web(config_path: str | None, log_level: str) -> Callable[[], None] | 
         sys.exit(1)
     _warn_if_exposed(server.host)
     server.start()
+    unfollow = follow(pipeline)  # the daemon's config reloads reach the desk too
 
     def stop() -> None:
+        unfollow()
         server.stop()
         pipeline.close()
         store.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.errors import StoreError
 from bot.models import Article, DeliveryState, FeedItem, PublishResult
@@ -286,6 +287,7 @@ def test_a_version_1_database_is_upgraded_in_place(ledger_url: str) -> None:
         conn.exec_driver_sql("ALTER TABLE deliveries DROP COLUMN cost")
         conn.exec_driver_sql("DROP TABLE api_tokens")
         conn.exec_driver_sql("DROP TABLE users")
+        conn.exec_driver_sql("DROP INDEX ix_events_delivery")
         conn.exec_driver_sql("UPDATE schema_version SET version = 1")
     s.close()
     upgraded = Store(url)
@@ -296,4 +298,7 @@ def test_a_version_1_database_is_upgraded_in_place(ledger_url: str) -> None:
     with upgraded.engine.begin() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() == 0
         conn.exec_driver_sql("SELECT cost FROM deliveries")
+    assert "ix_events_delivery" in {
+        ix["name"] for ix in sa.inspect(upgraded.engine).get_indexes("events")
+    }
     upgraded.close()
