@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 import os
-import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -20,10 +19,11 @@ from typing import Any, TypeVar
 
 import click
 
-from bot import __version__
+from bot import __version__, logs
 from bot.config import Config, default_config_path, load_config
 from bot.errors import BotError, ConfigError
 from bot.flow import BudgetStatus, money
+from bot.logs import RedactingFormatter, log_format_from_env, redact
 from bot.models import Delivery, DeliveryState, Post
 from bot.pipeline import Pipeline, Preview
 from bot.store import Store
@@ -36,57 +36,22 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 
-# --- logging ---------------------------------------------------------------------------------
+# --- logging (bot.logs; the names stay importable from here) -------------------------------
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats records, then replaces every configured secret value with ``***``."""
-
-    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
-        super().__init__(fmt, datefmt="%Y-%m-%d %H:%M:%S")
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.secrets)
-
-
-# Credentials syndbot obtains itself (refreshed tokens) are not in the config: blank anything
-# that looks like one, too.
-_CREDENTIAL_PATTERNS = (
-    (
-        re.compile(
-            r"(?i)\b(access_token|refresh_token|client_secret|app_password|password|api_key)=[^&\s\"']+"
-        ),
-        r"\1=***",
-    ),
-    (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
-    (re.compile(r"/bot\d+:[A-Za-z0-9_-]{20,}"), "/bot***"),
-)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every configured secret, and anything shaped like a credential, blanked."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    for pattern, replacement in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+def log_format() -> str:
+    """The log format this command was given (``--log-format``), else
+    ``$SYNDBOT_LOG_FORMAT``, else text."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get(_LOG_FORMAT_KEY) if ctx is not None else None
+    return str(chosen) if chosen else log_format_from_env()
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", secrets)
-    )
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("bot").setLevel(level.upper())
-    # Our jobs log their own failures; APScheduler's "skipped: already running" is noise here.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logs.setup_logging(level, secrets, log_format())
+
+
+_LOG_FORMAT_KEY = "syndbot.log_format"
 
 
 # --- shared options --------------------------------------------------------------------------
@@ -103,6 +68,20 @@ def config_option(f: F) -> F:
 
 
 def log_option(f: F) -> F:
+    """``--log-level`` (passed to the command) and ``--log-format`` (kept for ``log_format()``)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        ctx.meta[_LOG_FORMAT_KEY] = value.lower() if value else None
+
+    f = click.option(
+        "--log-format",
+        type=click.Choice(list(logs.LOG_FORMATS), case_sensitive=False),
+        default=None,
+        envvar=logs.LOG_FORMAT_ENV,
+        expose_value=False,
+        callback=remember,
+        help=f"Log lines as text (default) or JSON lines (${logs.LOG_FORMAT_ENV}).",
+    )(f)
     return click.option(
         "--log-level",
         type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
@@ -782,4 +761,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="syndbot")
 
 
-__all__ = ["cli", "main"]
+__all__ = ["RedactingFormatter", "cli", "main", "redact", "setup_logging"]
