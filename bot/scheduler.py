@@ -14,13 +14,18 @@ import signal
 import threading
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.errors import BotError
 from bot.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+    from bot.monitor import MonitorServer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,25 @@ class Daemon:
             timezone="UTC",
         )
         pipeline.on_queued = self.wake_delivery
+        self.started = threading.Event()  # the ledger is recovered and the jobs are scheduled
+        self.metrics: Metrics | None = None
+        if pipeline.config.monitor.enabled:
+            from bot.metrics import Metrics
+
+            self.metrics = Metrics(pipeline)
+            pipeline.metrics = self.metrics
+
+    @property
+    def scheduler_running(self) -> bool:
+        thread = getattr(self._scheduler, "_thread", None)
+        return bool(self._scheduler.running) and (thread is None or thread.is_alive())
+
+    @property
+    def phase(self) -> str:
+        """``starting``, ``running`` or ``stopping`` (for ``/readyz``)."""
+        if self.stopping.is_set():
+            return "stopping"
+        return "running" if self.started.is_set() else "starting"
 
     def _schedule(self) -> None:
         config = self.pipeline.config
@@ -122,9 +146,18 @@ class Daemon:
         """Run until ``stop()`` (or SIGTERM/SIGINT). Returns the exit code."""
         if install_signals:
             self._install_signals()
+        monitor = self._start_monitor()
+        try:
+            return self._run()
+        finally:
+            if monitor is not None:
+                monitor.stop()
+
+    def _run(self) -> int:
         self.pipeline.recover()
         self._schedule()
         self._scheduler.start()
+        self.started.set()
         config = self.pipeline.config
         log.info(
             "syndbot running: %d source(s), %d account(s), store %s",
@@ -140,6 +173,21 @@ class Daemon:
             self.pipeline.close()
             log.info("syndbot stopped")
         return 0
+
+    def _start_monitor(self) -> MonitorServer | None:
+        """``/healthz``, ``/readyz`` and ``/metrics`` when ``monitor.enabled``."""
+        cfg = self.pipeline.config.monitor
+        if self.metrics is None:
+            return None
+        from bot.monitor import Monitor, MonitorServer
+
+        try:
+            server = MonitorServer(
+                Monitor(self, self.pipeline.store, self.metrics.registry), cfg.host, cfg.port
+            )
+        except OSError as e:
+            raise BotError(f"monitor: cannot listen on {cfg.host}:{cfg.port}: {e}") from e
+        return server.start()
 
     def _install_signals(self) -> None:
         def handler(signum: int, _frame: FrameType | None) -> None:

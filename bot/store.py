@@ -29,6 +29,8 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -291,6 +293,31 @@ class Event:
     delivery_id: int | None
     account_id: str | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """The deliveries not posted yet: ``pending`` (queued or being sent), of which ``due`` (its
+    time has come) and ``retrying`` (queued again after a failed attempt); ``held`` (waiting for
+    an editor); ``oldest``: when the oldest pending one was created."""
+
+    pending: int = 0
+    due: int = 0
+    held: int = 0
+    retrying: int = 0
+    sending: int = 0
+    oldest: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActivity:
+    """One account's deliveries as the ledger has them."""
+
+    account_id: str
+    last_sent: datetime | None = None
+    failed_recent: int = 0
+    failed_total: int = 0
+    pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1395,6 +1422,99 @@ class Store:
             ).all()
         return {(r[0], r[1]): r[2] for r in rows}
 
+    # -- monitoring (`syndbot status`, /healthz, /metrics) ---------------------------------------
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise ``StoreError`` unless the ledger answers a trivial query. SQLite is opened
+        afresh, read-write and without creating anything, so a database file or directory that
+        was removed or made unreadable is noticed (the pool's open handle would still work)."""
+        db = self.url.database
+        try:
+            if self.is_sqlite and db and db != ":memory:":
+                target = db if db.startswith("file:") else f"file:{urllib.parse.quote(db)}"
+                sep = "&" if "?" in target else "?"
+                conn = sqlite3.connect(f"{target}{sep}mode=rw", uri=True, timeout=timeout)
+                try:
+                    conn.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
+                finally:
+                    conn.close()
+                return
+            with self.engine.connect() as c:
+                c.execute(sa.text("SELECT 1"))
+        except (sqlite3.Error, SQLAlchemyError) as e:
+            raise StoreError(f"store unavailable: {getattr(e, 'orig', None) or e}") from e
+
+    def source_states(self) -> list[SourceState]:
+        """What the ledger remembers about every source it has polled."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(sources).order_by(sources.c.id)).mappings().all()
+        return [SourceState(**dict(r)) for r in rows]
+
+    def queue_summary(self, *, now: datetime) -> QueueSummary:
+        """Counts of the deliveries not posted yet (one indexed query)."""
+        waiting = (DeliveryState.QUEUED, DeliveryState.SENDING)
+        state, queued = deliveries.c.state, str(DeliveryState.QUEUED)
+
+        def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(
+                    count(state.in_([str(s) for s in waiting])),
+                    count(sa.and_(state == queued, deliveries.c.not_before <= now)),
+                    count(state == str(DeliveryState.HELD)),
+                    count(sa.and_(state == queued, deliveries.c.attempts > 0)),
+                    count(state == str(DeliveryState.SENDING)),
+                    sa.func.min(
+                        sa.case((state.in_([str(s) for s in waiting]), deliveries.c.created_at)),
+                        type_=UTCDateTime(),
+                    ),
+                ).where(state.in_([*(str(s) for s in waiting), str(DeliveryState.HELD)]))
+            ).one()
+        return QueueSummary(
+            pending=int(row[0]),
+            due=int(row[1]),
+            held=int(row[2]),
+            retrying=int(row[3]),
+            sending=int(row[4]),
+            oldest=_aware(row[5]),
+        )
+
+    def account_activity(self, *, since: datetime) -> dict[str, AccountActivity]:
+        """Per account: the last post sent, failed posts (since ``since`` and ever) and the
+        posts not sent yet (queued, sending or held)."""
+        state = deliveries.c.state
+        failed = state == str(DeliveryState.FAILED)
+        pending = state.in_(
+            [str(s) for s in (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.HELD)]
+        )
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(
+                    deliveries.c.account_id,
+                    sa.func.max(
+                        sa.case((state == str(DeliveryState.SENT), deliveries.c.sent_at)),
+                        type_=UTCDateTime(),
+                    ),
+                    sa.func.sum(
+                        sa.case((sa.and_(failed, deliveries.c.updated_at >= since), 1), else_=0)
+                    ),
+                    sa.func.sum(sa.case((failed, 1), else_=0)),
+                    sa.func.sum(sa.case((pending, 1), else_=0)),
+                ).group_by(deliveries.c.account_id)
+            ).all()
+        return {
+            r[0]: AccountActivity(
+                account_id=r[0],
+                last_sent=_aware(r[1]),
+                failed_recent=int(r[2] or 0),
+                failed_total=int(r[3] or 0),
+                pending=int(r[4] or 0),
+            )
+            for r in rows
+        }
+
     # -- audit ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -1476,6 +1596,15 @@ def _extra(r: Any) -> dict[str, str]:
     if r["cost"] is not None:
         out["cost"] = repr(float(r["cost"]))
     return out
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from an aggregate SQLite may return untyped."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _pk(result: sa.CursorResult[Any]) -> int:
