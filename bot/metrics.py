@@ -13,6 +13,7 @@ Names (all prefixed ``syndbot_``) are listed in ``METRIC_NAMES`` and in the READ
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +25,15 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.errors import BotError
+from bot.store import Store
 
 if TYPE_CHECKING:
     from bot.pipeline import Pipeline, PollReport
 
 log = logging.getLogger(__name__)
 
+STORE_TIMEOUT = 2.0
+OK = "ok"
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RECENT_FAILURES = timedelta(hours=24)
 
@@ -79,7 +83,7 @@ NO_METRICS = Hooks()
 class Metrics(Hooks):
     """The daemon's counters, and the ledger's gauges at scrape time, in ``registry``."""
 
-    def __init__(self, pipeline: Pipeline | None = None) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.polls = Counter(
@@ -110,8 +114,8 @@ class Metrics(Hooks):
             ["account"],
             registry=r,
         )
-        if pipeline is not None:
-            r.register(LedgerCollector(pipeline))
+        self.probe = StoreProbe(pipeline.store)
+        r.register(LedgerCollector(pipeline, self.probe))
 
     @contextmanager
     def fetching(self, source_id: str) -> Iterator[None]:
@@ -140,27 +144,68 @@ def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-class LedgerCollector(Collector):
-    """Gauges read from the ledger when Prometheus scrapes. When the store does not answer,
-    only ``syndbot_store_up 0`` is reported (and the scrape still succeeds)."""
+class StoreProbe:
+    """Asks the store a trivial query in a worker thread and waits at most ``timeout``: a hung
+    database makes the check fail, never the HTTP answer hang. Requests that arrive while a
+    query is in flight wait for that one instead of starting another."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, store: Store, timeout: float = STORE_TIMEOUT) -> None:
+        self.store = store
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._inflight: tuple[threading.Event, list[str]] | None = None
+
+    def check(self) -> str:
+        """``"ok"``, or what went wrong."""
+        with self._lock:
+            if self._inflight is None:
+                done, result = threading.Event(), list[str]()
+                self._inflight = (done, result)
+                threading.Thread(
+                    target=self._run, args=(done, result), name="syndbot-store-probe", daemon=True
+                ).start()
+            done, result = self._inflight
+        if not done.wait(self.timeout):
+            return f"store did not answer within {self.timeout:g}s"
+        return result[0]
+
+    def _run(self, done: threading.Event, result: list[str]) -> None:
+        try:
+            self.store.ping(self.timeout)
+            result.append(OK)
+        except BotError as e:
+            result.append(str(e))
+        except Exception as e:  # whatever the driver raises, the check must answer
+            result.append(f"store check failed: {type(e).__name__}: {e}")
+        finally:
+            with self._lock:
+                self._inflight = None
+            done.set()
+
+
+class LedgerCollector(Collector):
+    """Gauges read from the ledger when Prometheus scrapes. ``syndbot_store_up`` is the
+    health check's answer (``probe``); when the ledger's queries fail, only it is reported (and
+    the scrape still succeeds)."""
+
+    def __init__(self, pipeline: Pipeline, probe: StoreProbe) -> None:
         self.pipeline = pipeline
+        self.probe = probe
 
     def describe(self) -> list[Metric]:
         return []  # computed at scrape time; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("syndbot_store_up", "1 when the ledger answered this scrape.")
+        up = GaugeMetricFamily(
+            "syndbot_store_up", "1 when the ledger answers (the check of /healthz), else 0."
+        )
+        up.add_metric([], 1 if self.probe.check() == OK else 0)
+        yield up
         try:
             metrics = self._ledger_metrics()
         except BotError as e:
             log.warning("metrics: the ledger did not answer: %s", e)
-            up.add_metric([], 0)
-            yield up
             return
-        up.add_metric([], 1)
-        yield up
         yield from metrics
 
     def _ledger_metrics(self) -> list[Metric]:

@@ -2,7 +2,7 @@
 a thread (``monitor: {enabled: true}``; ``syndbot run`` starts it before recovering the ledger).
 
 - ``GET /healthz``: 200 when the scheduler runs and the ledger answers a trivial query within
-  ``STORE_TIMEOUT`` seconds; else 503. Body (JSON)::
+  ``bot.metrics.STORE_TIMEOUT`` seconds; else 503. Body (JSON)::
 
       {"status": "ok", "checks": {"scheduler": "ok", "store": "ok"}}
       {"status": "fail", "failed": ["store"],
@@ -24,19 +24,16 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from bot.errors import BotError
-from bot.store import Store
+from bot.metrics import OK
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-log = logging.getLogger(__name__)
+    from bot.metrics import Metrics
 
-STORE_TIMEOUT = 2.0
-OK = "ok"
+log = logging.getLogger(__name__)
 
 
 class Watched(Protocol):
@@ -49,52 +46,13 @@ class Watched(Protocol):
     def phase(self) -> str: ...  # "starting" | "running" | "stopping"
 
 
-class StoreProbe:
-    """Asks the store a trivial query in a worker thread and waits at most ``timeout``: a hung
-    database makes the check fail, never the HTTP answer hang. Requests that arrive while a
-    query is in flight wait for that one instead of starting another."""
-
-    def __init__(self, store: Store, timeout: float = STORE_TIMEOUT) -> None:
-        self.store = store
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._inflight: tuple[threading.Event, list[str]] | None = None
-
-    def check(self) -> str:
-        """``"ok"``, or what went wrong."""
-        with self._lock:
-            if self._inflight is None:
-                done, result = threading.Event(), list[str]()
-                self._inflight = (done, result)
-                threading.Thread(
-                    target=self._run, args=(done, result), name="syndbot-store-probe", daemon=True
-                ).start()
-            done, result = self._inflight
-        if not done.wait(self.timeout):
-            return f"store did not answer within {self.timeout:g}s"
-        return result[0]
-
-    def _run(self, done: threading.Event, result: list[str]) -> None:
-        try:
-            self.store.ping(self.timeout)
-            result.append(OK)
-        except BotError as e:
-            result.append(str(e))
-        except Exception as e:  # whatever the driver raises, the check must answer
-            result.append(f"store check failed: {type(e).__name__}: {e}")
-        finally:
-            with self._lock:
-                self._inflight = None
-            done.set()
-
-
 class Monitor:
     """The three endpoints' logic, without HTTP (tested directly and served by ``serve``)."""
 
-    def __init__(self, daemon: Watched, store: Store, registry: CollectorRegistry) -> None:
+    def __init__(self, daemon: Watched, metrics: Metrics) -> None:
         self.daemon = daemon
-        self.registry = registry
-        self.probe = StoreProbe(store)
+        self.registry = metrics.registry
+        self.probe = metrics.probe
 
     def health(self) -> tuple[int, dict[str, Any]]:
         checks = {

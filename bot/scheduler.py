@@ -182,9 +182,7 @@ class Daemon:
         from bot.monitor import Monitor, MonitorServer
 
         try:
-            server = MonitorServer(
-                Monitor(self, self.pipeline.store, self.metrics.registry), cfg.host, cfg.port
-            )
+            server = MonitorServer(Monitor(self, self.metrics), cfg.host, cfg.port)
         except OSError as e:
             raise BotError(f"monitor: cannot listen on {cfg.host}:{cfg.port}: {e}") from e
         return server.start()
