@@ -459,6 +459,31 @@ def _user() -> str:
 
 @cli.command()
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@command_errors
+def status(config_path: str | None, as_json: bool) -> None:
+    """Sources, accounts and the queue on one screen, from the ledger (daemon running or not).
+
+    Sources: last poll, its result or error, backoff, next poll. Accounts: last post, failures
+    (24 hours and in all), posts pending, budget. Queue: pending, due, retrying, held, and how
+    long the oldest has waited.
+    """
+    from bot.status import gather, render
+
+    ctx = Context(config_path, "warning")
+    try:
+        data = gather(ctx.pipeline)
+    finally:
+        ctx.close()
+    if as_json:
+        ctx.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for line in render(data, ctx.config.tz):
+            ctx.echo(line)
+
+
+@cli.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @click.option("--limit", default=50, show_default=True, help="How many deliveries to show.")
 @command_errors
