@@ -161,7 +161,7 @@ def test_status_reads_the_ledger_of_a_running_daemon(
         return dict(json.loads(out))
 
     try:
-        wait_until(lambda: status_json()["sources"][0]["last_result"] == "200", what="a poll")
+        wait_until(lambda: status_json()["sources"][0]["last_poll"], what="a poll")
         site.add(story(site, "A story the daemon posts"))
         x.wait_for_posts(1, timeout=20)
         data = wait_until(
