@@ -6,6 +6,7 @@ failure (a site or platform refused), 2 bad configuration or usage.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -348,7 +349,14 @@ def _posts_text(posts: Iterable[Post]) -> list[str]:
 @cli.command()
 @config_option
 @log_option
-@click.argument("url")
+@click.argument("urls", nargs=-1, metavar="URL...")
+@click.option(
+    "--from-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE",
+    help="Also repost the URLs in FILE, one a line (- for standard input; # comments).",
+)
 @click.option(
     "--to",
     "accounts",
@@ -375,7 +383,8 @@ def _posts_text(posts: Iterable[Post]) -> list[str]:
 def repost(
     config_path: str | None,
     log_level: str,
-    url: str,
+    urls: tuple[str, ...],
+    from_file: IO[str] | None,
     accounts: tuple[str, ...],
     text: str | None,
     at: str | None,
@@ -386,7 +395,20 @@ def repost(
 
     Always creates a new delivery: it is never blocked by the automatic post of the same
     article. Without --at it is sent right away and the link to the live post is printed.
+
+    Many URLs (a backfill: several arguments, or --from-file) are reposted one after the
+    other with a progress display on stderr; a URL that fails does not stop the others, they
+    are listed at the end, and the exit code is 1 if any failed.
     """
+    from bot.backfill import read_urls
+
+    wanted = read_urls([*urls, *(from_file or [])])
+    if not wanted:
+        raise click.UsageError("give at least one URL, or --from-file FILE (- for standard input)")
+    if len(wanted) > 1 or from_file is not None:
+        _repost_batch(config_path, log_level, wanted, accounts, text, at, dry_run, yes)
+        return
+    url = wanted[0]
     ctx = Context(config_path, log_level)
     try:
         when = _parse_when(at, ctx.config) if at else None
@@ -438,6 +460,109 @@ def repost(
             sys.exit(EXIT_FAILURE)
     finally:
         ctx.close()
+
+
+def _repost_batch(
+    config_path: str | None,
+    log_level: str,
+    urls: list[str],
+    accounts: tuple[str, ...],
+    text: str | None,
+    at: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    from bot.backfill import BatchReport, UrlResult, repost_many
+    from bot.summarizer import compose
+
+    source = click.get_current_context().get_parameter_source("log_level")
+    if source is click.core.ParameterSource.DEFAULT:
+        log_level = "warning"  # a line per post would drown the progress display
+    ctx = Context(config_path, log_level)
+    try:
+        for a in accounts:
+            if a not in {acc.id for acc in ctx.config.accounts}:
+                known = ", ".join(acc.id for acc in ctx.config.accounts) or "none"
+                raise BotError(f"unknown account {a!r} (configured: {known})")
+        when = _parse_when(at, ctx.config) if at else None
+        p = ctx.pipeline
+        if dry_run:
+            failed = 0
+            for url in urls:
+                try:
+                    pv = p.preview(url, accounts)
+                    posts = [
+                        compose(
+                            pv.article, p.config.account(a), p.spec(p.config.account(a)), text=text
+                        )
+                        for a in accounts
+                    ]
+                except (BotError, ValueError) as e:
+                    failed += 1
+                    ctx.echo(f"FAILED {url}: {e}")
+                    continue
+                ctx.echo(url)
+                for line in _posts_text(posts):
+                    ctx.echo(line)
+            ctx.echo(f"dry run: nothing queued; {len(urls) - failed} of {len(urls)} URLs previewed")
+            if failed:
+                sys.exit(EXIT_FAILURE)
+            return
+        targets = ", ".join(accounts)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BotError("not confirmed: add --yes to repost without a prompt")
+            if not click.confirm(
+                f"Repost {len(urls)} articles to {targets}"
+                f"{' at ' + when.isoformat() if when else ''}?"
+            ):
+                ctx.echo("cancelled: nothing queued")
+                return
+        every = 10
+        with contextlib.ExitStack() as stack:
+            bar = (
+                stack.enter_context(
+                    click.progressbar(
+                        length=len(urls), label="reposting", file=sys.stderr, show_pos=True
+                    )
+                )
+                if sys.stderr.isatty()
+                else None
+            )
+
+            def progress(report: BatchReport, _result: UrlResult) -> None:
+                if bar is not None:
+                    bar.update(1)
+                elif report.done % every == 0 or report.done == report.total:
+                    click.echo(
+                        f"repost: {report.done}/{report.total} done, {len(report.failed)} failed",
+                        err=True,
+                    )
+
+            report = repost_many(
+                p, urls, accounts, text=text, at=when, actor=f"cli:{_user()}", progress=progress
+            )
+    finally:
+        ctx.close()
+    for r in report.results:
+        if r.error is not None:
+            ctx.echo(f"FAILED {r.url}: {r.error}")
+        for account, state, detail in r.outcomes:
+            if state != "sent":
+                ctx.echo(
+                    f"{'FAILED' if state == 'failed' else state} {r.url} -> {account}: {detail}"
+                )
+    failed = len(report.failed)
+    line = (
+        f"{report.done - failed} of {report.total} URLs reposted to {targets}: "
+        f"{report.count('sent')} posts sent, {report.count('queued')} queued"
+    )
+    line += f"; {failed} URLs failed (listed above)" if failed else "; none failed"
+    if report.interrupted:
+        line += f"; interrupted: {report.total - report.done} URLs not tried"
+    ctx.echo(line)
+    if failed or report.interrupted:
+        sys.exit(EXIT_FAILURE)
 
 
 def _parse_when(value: str, config: Config) -> datetime:
