@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -84,6 +84,7 @@ class Metrics(Hooks):
     """The daemon's counters, and the ledger's gauges at scrape time, in ``registry``."""
 
     def __init__(self, pipeline: Pipeline) -> None:
+        disable_created_metrics()  # no *_created series: counters here start with the process
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.polls = Counter(
