@@ -8,9 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flow import money
-from bot.metrics import RECENT_FAILURES
 from bot.pipeline import Pipeline
 from bot.store import SourceState
+
+RECENT_FAILURES = timedelta(hours=24)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -155,6 +155,8 @@ deliveries = sa.Table(
     sa.Column("cost", sa.Float),  # what the platform charged for it (X pay-per-use), if known
     sa.UniqueConstraint("article_id", "account_id", "purpose", name="uq_delivery"),
     sa.Index("ix_deliveries_due", "state", "not_before"),
+    # Per-account reads (monitoring, budgets): counts by state, the last post, the month's cost.
+    sa.Index("ix_deliveries_account", "account_id", "state", "sent_at"),
 )
 
 events = sa.Table(
@@ -223,11 +225,18 @@ def _v4_unpublish(conn: Connection) -> None:
     _add_column(conn, "articles", "gone_since", "TIMESTAMP")
 
 
+def _v5_account_index(conn: Connection) -> None:
+    for index in deliveries.indexes:
+        if index.name == "ix_deliveries_account":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
     _v3_desk,
     _v4_unpublish,
+    _v5_account_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1480,6 +1489,21 @@ class Store:
             sending=int(row[4]),
             oldest=_aware(row[5]),
         )
+
+    def last_sent(self, account_ids: Iterable[str]) -> dict[str, datetime]:
+        """When each account's last post was sent (accounts without any are left out): one
+        index seek per account."""
+        q = sa.select(sa.func.max(deliveries.c.sent_at)).where(
+            deliveries.c.account_id == sa.bindparam("account"),
+            deliveries.c.state == str(DeliveryState.SENT),
+        )
+        out: dict[str, datetime] = {}
+        with self._tx() as conn:
+            for account in account_ids:
+                stamp = _aware(conn.execute(q, {"account": account}).scalar())
+                if stamp is not None:
+                    out[account] = stamp
+        return out
 
     def account_activity(self, *, since: datetime) -> dict[str, AccountActivity]:
         """Per account: the last post sent, failed posts (since ``since`` and ever) and the
