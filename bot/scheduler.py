@@ -105,7 +105,7 @@ class Daemon:
             if report.new:
                 self.wake_delivery()
         except Exception:  # a job must never die silently; the next run tries again
-            log.exception("source %s: poll job failed", source_id)
+            log.exception("source %s: poll job failed", source_id, extra={"source": source_id})
 
     def _deliver_job(self) -> None:
         try:

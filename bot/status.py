@@ -12,6 +12,7 @@ from bot.pipeline import Pipeline
 from bot.store import SourceState
 
 RECENT_FAILURES = timedelta(hours=24)
+OVERDUE = 60.0  # seconds past its time before a poll that has not happened is worth a remark
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -137,11 +138,12 @@ def render(data: dict[str, Any], tz: ZoneInfo) -> list[str]:
         elif s["next_poll"]:
             due = datetime.fromisoformat(s["next_poll"])
             late = (now - due).total_seconds()
-            parts.append(
-                f"next in {ago(-late)}"
-                if late <= 0
-                else f"next poll overdue by {ago(late)} (is the daemon running?)"
-            )
+            if late <= 0:
+                parts.append(f"next in {ago(-late)}")
+            elif late <= OVERDUE:
+                parts.append("next poll due now")
+            else:
+                parts.append(f"next poll overdue by {ago(late)} (is the daemon running?)")
         else:
             parts.append("first poll when the daemon starts")
         lines.append("  ".join(parts))

@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +172,16 @@ def test_status_reads_the_ledger_of_a_running_daemon(
     assert data["queue"]["pending"] == 0
     assert data["sources"][0]["last_result"] in ("200", "304")
     assert data["sources"][0]["next_poll"] is not None
+
+
+def test_status_says_when_polls_are_overdue(syndbot: CliRunner, config: Path) -> None:
+    from bot.config import load_config
+    from bot.store import Store
+
+    store = Store(load_config(config).store)
+    store.migrate()
+    store.record_poll("ctn", now=datetime.now(UTC) - timedelta(hours=1), status="304")
+    store.close()
+    text = syndbot.invoke(cli, ["status", "--config", str(config)]).output
+    ctn = next(ln for ln in text.splitlines() if ln.startswith("  ctn "))
+    assert "(1h 00m ago)  304  next poll overdue by 58m (is the daemon running?)" in ctn
