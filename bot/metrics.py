@@ -80,7 +80,8 @@ NO_METRICS = Hooks()
 
 
 class Metrics(Hooks):
-    """The daemon's counters, and the ledger's gauges at scrape time, in ``registry``."""
+    """The daemon's counters, and the ledger's gauges at scrape time, in ``registry``.
+    Constructing one makes it ``pipeline.metrics``."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         # No *_created series: every counter here starts with the process.
@@ -116,7 +117,16 @@ class Metrics(Hooks):
             registry=r,
         )
         self.probe = StoreProbe(pipeline.store)
-        r.register(LedgerCollector(pipeline, self.probe))
+        self._ledger = LedgerCollector(pipeline, self.probe)
+        r.register(self._ledger)
+        pipeline.metrics = self
+
+    def attach(self, pipeline: Pipeline) -> None:
+        """Count ``pipeline``'s events and read its ledger from now on (a daemon that replaces
+        its pipeline, e.g. on a config reload, keeps its counters)."""
+        self.probe.store = pipeline.store
+        self._ledger.pipeline = pipeline
+        pipeline.metrics = self
 
     @contextmanager
     def fetching(self, source_id: str) -> Iterator[None]:

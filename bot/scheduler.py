@@ -49,8 +49,7 @@ class Daemon:
         if pipeline.config.monitor.enabled:
             from bot.metrics import Metrics
 
-            self.metrics = Metrics(pipeline)
-            pipeline.metrics = self.metrics
+            self.metrics = Metrics(pipeline)  # also pipeline.metrics
 
     @property
     def scheduler_running(self) -> bool:

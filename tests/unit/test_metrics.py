@@ -231,3 +231,26 @@ def test_a_hung_store_fails_the_check_within_its_timeout(tmp_path: Path) -> None
     finally:
         HangingStore.release.set()
         store.close()
+
+
+def test_a_replaced_pipeline_keeps_the_counters_and_reads_its_own_ledger(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    m = Metrics(pipeline)
+    assert pipeline.metrics is m
+    m.rate_limited("x-main")
+    add(pipeline.store, 1)
+    other_store = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    other_store.migrate()
+    other = Pipeline(pipeline.config, other_store, clock=pipeline.clock)
+    try:
+        m.attach(other)
+        assert other.metrics is m
+        s = scrape(m)
+        assert value(s, "syndbot_rate_limit_waits_total", account="x-main") == 1
+        assert value(s, "syndbot_deliveries", account="x-main", state="queued") is None
+        add(other_store, 2)
+        assert value(scrape(m), "syndbot_deliveries", account="x-main", state="queued") == 1
+    finally:
+        other.close()
+        other_store.close()
