@@ -3,6 +3,9 @@ and failures that do not stop the batch."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.demo.site import SampleSite
 from tests.fakes.fake_x import FakeX
-from tests.support import X_ENV, story, write_config
+from tests.support import ROOT, X_ENV, story, write_config
 
 
 @pytest.fixture
@@ -110,3 +113,40 @@ def test_a_batch_from_stdin_needs_yes(syndbot: CliRunner, config: Path, site: Sa
     empty = repost(syndbot, config, "--to", "x-main", "--from-file", "-", "--yes", input="# none\n")
     assert empty.exit_code == 2
     assert "give at least one URL" in empty.output
+
+
+def test_on_a_terminal_the_progress_is_a_bar(config: Path, site: SampleSite, x: FakeX) -> None:
+    urls = [site.permalink(a.post_id) for a in site.articles()[:3]]
+    argv = [sys.executable, "-m", "bot", "repost", *urls, "--to", "x-main", "--yes"]
+    leader, follower = os.openpty()  # stderr is a terminal; stdout is a pipe
+    try:
+        done = subprocess.run(
+            [*argv, "--config", str(config)],
+            cwd=ROOT,
+            env={**X_ENV, "PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            timeout=120,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert done.returncode == 0, done.stdout
+    screen = shown.decode()
+    assert "reposting" in screen and "3/3" in screen
+    assert "repost: " not in screen  # no line-per-N output on a terminal
+    assert "3 of 3 URLs reposted to x-main: 3 posts sent" in done.stdout
+    assert len(x.posts) == 3
