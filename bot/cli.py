@@ -39,6 +39,8 @@ EXIT_CONFIG = 2
 
 # --- logging (bot.logs; the names stay importable from here) -------------------------------
 
+_LOG_FORMAT_KEY = "syndbot.log_format"  # in click's context meta, set by --log-format
+
 
 def log_format() -> str:
     """The log format this command was given (``--log-format``), else
@@ -50,9 +52,6 @@ def log_format() -> str:
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     logs.setup_logging(level, secrets, log_format())
-
-
-_LOG_FORMAT_KEY = "syndbot.log_format"
 
 
 # --- shared options --------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.errors import BotError
+from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from bot.metrics import Metrics
     from bot.monitor import MonitorServer
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,6 @@ class Daemon:
         self.started = threading.Event()  # the ledger is recovered and the jobs are scheduled
         self.metrics: Metrics | None = None
         if pipeline.config.monitor.enabled:
-            from bot.metrics import Metrics
-
             self.metrics = Metrics(pipeline)  # also pipeline.metrics
 
     @property
