@@ -348,7 +348,7 @@ def _posts_text(posts: Iterable[Post]) -> list[str]:
 @cli.command()
 @config_option
 @log_option
-@click.argument("urls", nargs=-1, metavar="URL...")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
 @click.option(
     "--from-file",
     type=click.File("r", encoding="utf-8"),
