@@ -6,24 +6,25 @@ failure (a site or platform refused), 2 bad configuration or usage.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
-import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
-from bot import __version__
+from bot import __version__, logs
 from bot.config import Config, default_config_path, load_config
 from bot.errors import BotError, ConfigError
 from bot.flow import BudgetStatus, money
+from bot.logs import RedactingFormatter, log_format_from_env, redact
 from bot.models import Delivery, DeliveryState, Post
 from bot.pipeline import Pipeline, Preview
 from bot.store import Store
@@ -36,57 +37,21 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 
-# --- logging ---------------------------------------------------------------------------------
+# --- logging (bot.logs; the names stay importable from here) -------------------------------
+
+_LOG_FORMAT_KEY = "syndbot.log_format"  # in click's context meta, set by --log-format
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats records, then replaces every configured secret value with ``***``."""
-
-    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
-        super().__init__(fmt, datefmt="%Y-%m-%d %H:%M:%S")
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.secrets)
-
-
-# Credentials syndbot obtains itself (refreshed tokens) are not in the config: blank anything
-# that looks like one, too.
-_CREDENTIAL_PATTERNS = (
-    (
-        re.compile(
-            r"(?i)\b(access_token|refresh_token|client_secret|app_password|password|api_key)=[^&\s\"']+"
-        ),
-        r"\1=***",
-    ),
-    (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
-    (re.compile(r"/bot\d+:[A-Za-z0-9_-]{20,}"), "/bot***"),
-)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every configured secret, and anything shaped like a credential, blanked."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    for pattern, replacement in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+def log_format() -> str:
+    """The log format this command was given (``--log-format``), else
+    ``$SYNDBOT_LOG_FORMAT``, else text."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get(_LOG_FORMAT_KEY) if ctx is not None else None
+    return str(chosen) if chosen else log_format_from_env()
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", secrets)
-    )
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("bot").setLevel(level.upper())
-    # Our jobs log their own failures; APScheduler's "skipped: already running" is noise here.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logs.setup_logging(level, secrets, log_format())
 
 
 # --- shared options --------------------------------------------------------------------------
@@ -103,6 +68,20 @@ def config_option(f: F) -> F:
 
 
 def log_option(f: F) -> F:
+    """``--log-level`` (passed to the command) and ``--log-format`` (kept for ``log_format()``)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        ctx.meta[_LOG_FORMAT_KEY] = value.lower() if value else None
+
+    f = click.option(
+        "--log-format",
+        type=click.Choice(list(logs.LOG_FORMATS), case_sensitive=False),
+        default=None,
+        envvar=logs.LOG_FORMAT_ENV,
+        expose_value=False,
+        callback=remember,
+        help=f"Log lines as text (default) or JSON lines (${logs.LOG_FORMAT_ENV}).",
+    )(f)
     return click.option(
         "--log-level",
         type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
@@ -371,7 +350,14 @@ def _posts_text(posts: Iterable[Post]) -> list[str]:
 @cli.command()
 @config_option
 @log_option
-@click.argument("url")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option(
+    "--from-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE",
+    help="Also repost the URLs in FILE, one a line (- for standard input; # comments).",
+)
 @click.option(
     "--to",
     "accounts",
@@ -398,7 +384,8 @@ def _posts_text(posts: Iterable[Post]) -> list[str]:
 def repost(
     config_path: str | None,
     log_level: str,
-    url: str,
+    urls: tuple[str, ...],
+    from_file: IO[str] | None,
     accounts: tuple[str, ...],
     text: str | None,
     at: str | None,
@@ -409,7 +396,20 @@ def repost(
 
     Always creates a new delivery: it is never blocked by the automatic post of the same
     article. Without --at it is sent right away and the link to the live post is printed.
+
+    Many URLs (a backfill: several arguments, or --from-file) are reposted one after the
+    other with a progress display on stderr; a URL that fails does not stop the others, they
+    are listed at the end, and the exit code is 1 if any failed.
     """
+    from bot.backfill import read_urls
+
+    wanted = read_urls([*urls, *(from_file or [])])
+    if not wanted:
+        raise click.UsageError("give at least one URL, or --from-file FILE (- for standard input)")
+    if len(wanted) > 1 or from_file is not None:
+        _repost_batch(config_path, log_level, wanted, accounts, text, at, dry_run, yes)
+        return
+    url = wanted[0]
     ctx = Context(config_path, log_level)
     try:
         when = _parse_when(at, ctx.config) if at else None
@@ -463,6 +463,109 @@ def repost(
         ctx.close()
 
 
+def _repost_batch(
+    config_path: str | None,
+    log_level: str,
+    urls: list[str],
+    accounts: tuple[str, ...],
+    text: str | None,
+    at: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    from bot.backfill import BatchReport, UrlResult, repost_many
+    from bot.summarizer import compose
+
+    source = click.get_current_context().get_parameter_source("log_level")
+    if source is click.core.ParameterSource.DEFAULT:
+        log_level = "warning"  # a line per post would drown the progress display
+    ctx = Context(config_path, log_level)
+    try:
+        for a in accounts:
+            if a not in {acc.id for acc in ctx.config.accounts}:
+                known = ", ".join(acc.id for acc in ctx.config.accounts) or "none"
+                raise BotError(f"unknown account {a!r} (configured: {known})")
+        when = _parse_when(at, ctx.config) if at else None
+        p = ctx.pipeline
+        if dry_run:
+            failed = 0
+            for url in urls:
+                try:
+                    pv = p.preview(url, accounts)
+                    posts = [
+                        compose(
+                            pv.article, p.config.account(a), p.spec(p.config.account(a)), text=text
+                        )
+                        for a in accounts
+                    ]
+                except (BotError, ValueError) as e:
+                    failed += 1
+                    ctx.echo(f"FAILED {url}: {e}")
+                    continue
+                ctx.echo(url)
+                for line in _posts_text(posts):
+                    ctx.echo(line)
+            ctx.echo(f"dry run: nothing queued; {len(urls) - failed} of {len(urls)} URLs previewed")
+            if failed:
+                sys.exit(EXIT_FAILURE)
+            return
+        targets = ", ".join(accounts)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BotError("not confirmed: add --yes to repost without a prompt")
+            if not click.confirm(
+                f"Repost {len(urls)} articles to {targets}"
+                f"{' at ' + when.isoformat() if when else ''}?"
+            ):
+                ctx.echo("cancelled: nothing queued")
+                return
+        every = 10
+        with contextlib.ExitStack() as stack:
+            bar = (
+                stack.enter_context(
+                    click.progressbar(
+                        length=len(urls), label="reposting", file=sys.stderr, show_pos=True
+                    )
+                )
+                if sys.stderr.isatty()
+                else None
+            )
+
+            def progress(report: BatchReport, _result: UrlResult) -> None:
+                if bar is not None:
+                    bar.update(1)
+                elif report.done % every == 0 or report.done == report.total:
+                    click.echo(
+                        f"repost: {report.done}/{report.total} done, {len(report.failed)} failed",
+                        err=True,
+                    )
+
+            report = repost_many(
+                p, urls, accounts, text=text, at=when, actor=f"cli:{_user()}", progress=progress
+            )
+    finally:
+        ctx.close()
+    for r in report.results:
+        if r.error is not None:
+            ctx.echo(f"FAILED {r.url}: {r.error}")
+        for account, state, detail in r.outcomes:
+            if state != "sent":
+                ctx.echo(
+                    f"{'FAILED' if state == 'failed' else state} {r.url} -> {account}: {detail}"
+                )
+    failed = len(report.failed)
+    line = (
+        f"{report.done - failed} of {report.total} URLs reposted to {targets}: "
+        f"{report.count('sent')} posts sent, {report.count('queued')} queued"
+    )
+    line += f"; {failed} URLs failed (listed above)" if failed else "; none failed"
+    if report.interrupted:
+        line += f"; interrupted: {report.total - report.done} URLs not tried"
+    ctx.echo(line)
+    if failed or report.interrupted:
+        sys.exit(EXIT_FAILURE)
+
+
 def _parse_when(value: str, config: Config) -> datetime:
     try:
         when = datetime.fromisoformat(value)
@@ -478,6 +581,31 @@ def _user() -> str:
         return os.getlogin()
     except OSError:
         return os.environ.get("USER", "unknown")
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@command_errors
+def status(config_path: str | None, as_json: bool) -> None:
+    """Sources, accounts and the queue on one screen, from the ledger (daemon running or not).
+
+    Sources: last poll, its result or error, backoff, next poll. Accounts: last post, failures
+    (24 hours and in all), posts pending, budget. Queue: pending, due, retrying, held, and how
+    long the oldest has waited.
+    """
+    from bot.status import gather, render
+
+    ctx = Context(config_path, "warning")
+    try:
+        data = gather(ctx.pipeline)
+    finally:
+        ctx.close()
+    if as_json:
+        ctx.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for line in render(data, ctx.config.tz):
+            ctx.echo(line)
 
 
 @cli.command()
@@ -784,4 +912,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="syndbot")
 
 
-__all__ = ["cli", "main"]
+__all__ = ["RedactingFormatter", "cli", "main", "redact", "setup_logging"]

@@ -464,6 +464,15 @@ class WebConfig(_Strict):
     session_lifetime: Duration = 12 * 3600.0
 
 
+class MonitorConfig(_Strict):
+    """Health checks and Prometheus metrics served by ``syndbot run`` (``/healthz``,
+    ``/readyz``, ``/metrics``)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9300, ge=1, le=65535)
+
+
 class Config(_Strict):
     """The whole file."""
 
@@ -476,6 +485,7 @@ class Config(_Strict):
     retry: RetrySettings = RetrySettings()
     recheck: RecheckSettings = RecheckSettings()
     web: WebConfig = WebConfig()
+    monitor: MonitorConfig = MonitorConfig()
     sources: tuple[SourceConfig, ...] = ()
     accounts: tuple[AccountConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()

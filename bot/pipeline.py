@@ -22,6 +22,8 @@ from bot.errors import BotError, ConfigError, FetchError, ParseError, PublishErr
 from bot.feeds import parse_feed
 from bot.fetcher import Fetcher, FetchResult
 from bot.language import normalize_language
+from bot.logs import log_context
+from bot.metrics import NO_METRICS, Hooks
 from bot.models import Article, Delivery, DeliveryState, FeedItem, Post, PublishResult
 from bot.publishers import create_publisher, spec_for
 from bot.publishers.base import InDoubt, PlatformSpec, Publisher, PublisherContext
@@ -128,6 +130,7 @@ class Pipeline:
         self._retired: list[tuple[datetime, Publisher | Fetcher]] = []  # closed after a grace
         self._process_lock = threading.Lock()
         self.on_queued: Callable[[], None] | None = None
+        self.metrics: Hooks = NO_METRICS  # the daemon's bot.metrics.Metrics when monitored
 
     def close(self) -> None:
         with self._publishers_lock:
@@ -186,15 +189,19 @@ class Pipeline:
         skipped when another daemon holds it, or polled the source less than ``min_gap``
         seconds ago (the daemon's schedule passes most of the source's interval).
         """
-        now = self.clock()
-        if not self.store.claim_poll(
-            source.id, owner=self.owner, now=now, lease=self.config.lease, min_gap=min_gap
-        ):
-            return PollReport(source.id, "skipped", error="polled by another daemon")
-        try:
-            return self._poll(source, force=force, now=now)
-        finally:
-            self.store.release_poll(source.id, owner=self.owner)
+        with log_context(source=source.id):
+            now = self.clock()
+            config = self.config
+            if not self.store.claim_poll(
+                source.id, owner=self.owner, now=now, lease=config.lease, min_gap=min_gap
+            ):
+                return PollReport(source.id, "skipped", error="polled by another daemon")
+            try:
+                report = self._poll(source, force=force, now=now)
+            finally:
+                self.store.release_poll(source.id, owner=self.owner)
+        self.metrics.polled(report)
+        return report
 
     def _poll(self, source: SourceConfig, *, force: bool, now: datetime) -> PollReport:
         state = self.store.source_state(source.id)
@@ -203,9 +210,10 @@ class Pipeline:
         if source.type == "wordpress":
             return self._poll_wordpress(source, state, now)
         try:
-            result = self.fetcher.fetch(
-                source.feed, etag=state.etag, last_modified=state.last_modified
-            )
+            with self.metrics.fetching(source.id):
+                result = self.fetcher.fetch(
+                    source.feed, etag=state.etag, last_modified=state.last_modified
+                )
             if result.not_modified:
                 self.store.record_poll(
                     source.id,
@@ -251,14 +259,15 @@ class Pipeline:
         from bot.wordpress import poll_wordpress
 
         try:
-            result = poll_wordpress(
-                self.fetcher,
-                source_id=source.id,
-                url=source.feed,
-                cursor=state.cursor,
-                auth=source.auth,
-                default_language=source.language,
-            )
+            with self.metrics.fetching(source.id):
+                result = poll_wordpress(
+                    self.fetcher,
+                    source_id=source.id,
+                    url=source.feed,
+                    cursor=state.cursor,
+                    auth=source.auth,
+                    default_language=source.language,
+                )
         except (FetchError, ParseError) as e:
             return self._poll_failed(source, state.failures, now, str(e))
         keyed = [(item, keys) for item in result.items if (keys := identity.item_keys(item))]
@@ -356,7 +365,8 @@ class Pipeline:
                 if not batch:
                     break
                 for stored in batch:
-                    self.process_article(stored)
+                    with log_context(source=stored.source_id, article=stored.id):
+                        self.process_article(stored)
                     done += 1
                 if done >= limit:
                     break
@@ -467,21 +477,22 @@ class Pipeline:
         now = self.clock()
         confirmed = 0
         for stored in self.store.articles_to_recheck(now=now, every=r.every, window=r.window):
-            gone = self._is_gone(stored)
-            if gone is None:
-                continue
-            since = self.store.mark_checked(stored.id, now=now, gone=gone)
-            if since is None:
-                continue
-            self._cancel_pending(stored)
-            if (now - since).total_seconds() >= r.every and self._delete_copies(stored):
-                self.store.mark_article(
-                    stored.id,
-                    "unpublished",
-                    now=now,
-                    note=f"gone from the site since {since.isoformat(timespec='minutes')}",
-                )
-                confirmed += 1
+            with log_context(source=stored.source_id, article=stored.id):
+                gone = self._is_gone(stored)
+                if gone is None:
+                    continue
+                since = self.store.mark_checked(stored.id, now=now, gone=gone)
+                if since is None:
+                    continue
+                self._cancel_pending(stored)
+                if (now - since).total_seconds() >= r.every and self._delete_copies(stored):
+                    self.store.mark_article(
+                        stored.id,
+                        "unpublished",
+                        now=now,
+                        note=f"gone from the site since {since.isoformat(timespec='minutes')}",
+                    )
+                    confirmed += 1
         return confirmed
 
     def _is_gone(self, stored: StoredArticle) -> bool | None:
@@ -642,20 +653,32 @@ class Pipeline:
             for d, wait in step.waiting:
                 report.waiting += 1
                 log.info(
-                    "delivery %d of %s to %s waits: %s", d.id, d.url, d.account_id, wait.reason
+                    "delivery %d of %s to %s waits: %s",
+                    d.id,
+                    d.url,
+                    d.account_id,
+                    wait.reason,
+                    extra=_log_fields(d),
                 )
             for d, skip in step.skipped:
                 report.skipped += 1
                 report.results.append((d, "skipped"))
                 log.warning(
-                    "delivery %d of %s to %s skipped: %s", d.id, d.url, d.account_id, skip.reason
+                    "delivery %d of %s to %s skipped: %s",
+                    d.id,
+                    d.url,
+                    d.account_id,
+                    skip.reason,
+                    extra=_log_fields(d),
                 )
             if step.claimed is None:
                 if not step.decided:
                     break
                 continue
             d = step.claimed
-            outcome = self._send(d, config)
+            with log_context(article=d.article_id, account=d.account_id, delivery=d.id):
+                outcome = self._send(d, config)
+            self.metrics.delivered(d.account_id, outcome)
             report.results.append((d, outcome))
             if outcome == "sent":
                 report.sent += 1
@@ -850,6 +873,8 @@ class Pipeline:
             log.error("delivery %d of %s to %s: %s", d.id, d.url, account.id, msg)
             return "failed"
         wait = self.backoff(d.attempts, e.retry_after)
+        if e.retry_after is not None:
+            self.metrics.rate_limited(account.id)
         not_before = now + timedelta(seconds=wait)
         self.store.mark_retry(d.id, self.owner, str(e), not_before=not_before, now=now)
         # The whole account waits: the next queued post would meet the same limit or outage.
@@ -1066,6 +1091,11 @@ def _with_source_language(article: Article, source: SourceConfig | None) -> Arti
     if language and article.language != language:
         return dataclasses.replace(article, language=language)
     return article
+
+
+def _log_fields(d: Delivery) -> dict[str, object]:
+    """``extra=`` for a log line about a delivery outside its ``log_context``."""
+    return {"article": d.article_id, "account": d.account_id, "delivery": d.id}
 
 
 def _host(url: str) -> str:

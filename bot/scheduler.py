@@ -15,15 +15,20 @@ import signal
 import threading
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config, SourceConfig
+from bot.errors import BotError
+from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.reload import ConfigChange, Reloader
+
+if TYPE_CHECKING:
+    from bot.monitor import MonitorServer
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,22 @@ class Daemon:
         )
         pipeline.on_queued = self.wake_delivery
         self._force_next: set[str] = set()  # sources whose next poll ignores their backoff
+        self.started = threading.Event()  # the ledger is recovered and the jobs are scheduled
+        self.metrics: Metrics | None = None
+        if pipeline.config.monitor.enabled:
+            self.metrics = Metrics(pipeline)  # also pipeline.metrics
+
+    @property
+    def scheduler_running(self) -> bool:
+        thread = getattr(self._scheduler, "_thread", None)
+        return bool(self._scheduler.running) and (thread is None or thread.is_alive())
+
+    @property
+    def phase(self) -> str:
+        """``starting``, ``running`` or ``stopping`` (for ``/readyz``)."""
+        if self.stopping.is_set():
+            return "stopping"
+        return "running" if self.started.is_set() else "starting"
 
     def _schedule(self) -> None:
         config = self.pipeline.config
@@ -143,7 +164,7 @@ class Daemon:
             if report.new:
                 self.wake_delivery()
         except Exception:  # a job must never die silently; the next run tries again
-            log.exception("source %s: poll job failed", source_id)
+            log.exception("source %s: poll job failed", source_id, extra={"source": source_id})
 
     def _deliver_job(self) -> None:
         try:
@@ -184,9 +205,18 @@ class Daemon:
         """Run until ``stop()`` (or SIGTERM/SIGINT). Returns the exit code."""
         if install_signals:
             self._install_signals()
+        monitor = self._start_monitor()
+        try:
+            return self._run()
+        finally:
+            if monitor is not None:
+                monitor.stop()
+
+    def _run(self) -> int:
         self.pipeline.recover()
         self._schedule()
         self._scheduler.start()
+        self.started.set()
         config = self.pipeline.config
         log.info(
             "syndbot running: %d source(s), %d account(s), store %s",
@@ -202,6 +232,19 @@ class Daemon:
             self.pipeline.close()
             log.info("syndbot stopped")
         return 0
+
+    def _start_monitor(self) -> MonitorServer | None:
+        """``/healthz``, ``/readyz`` and ``/metrics`` when ``monitor.enabled``."""
+        cfg = self.pipeline.config.monitor
+        if self.metrics is None:
+            return None
+        from bot.monitor import Monitor, MonitorServer
+
+        try:
+            server = MonitorServer(Monitor(self, self.metrics), cfg.host, cfg.port)
+        except OSError as e:
+            raise BotError(f"monitor: cannot listen on {cfg.host}:{cfg.port}: {e}") from e
+        return server.start()
 
     def _install_signals(self) -> None:
         def handler(signum: int, _frame: FrameType | None) -> None:

@@ -29,6 +29,8 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,6 +160,8 @@ deliveries = sa.Table(
     sa.Column("cost", sa.Float),  # what the platform charged for it (X pay-per-use), if known
     sa.UniqueConstraint("article_id", "account_id", "purpose", name="uq_delivery"),
     sa.Index("ix_deliveries_due", "state", "not_before"),
+    # Per-account reads (monitoring, budgets): counts by state, the last post, the month's cost.
+    sa.Index("ix_deliveries_account", "account_id", "state", "sent_at"),
 )
 
 events = sa.Table(
@@ -239,6 +243,12 @@ def _v6_events_by_delivery(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _v7_account_index(conn: Connection) -> None:
+    for index in deliveries.indexes:
+        if index.name == "ix_deliveries_account":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
@@ -246,6 +256,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_unpublish,
     _v5_leases,
     _v6_events_by_delivery,
+    _v7_account_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -313,6 +324,31 @@ class Event:
     delivery_id: int | None
     account_id: str | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """The deliveries not posted yet: ``pending`` (queued or being sent), of which ``due`` (its
+    time has come) and ``retrying`` (queued again after a failed attempt); ``held`` (waiting for
+    an editor); ``oldest``: when the oldest pending one was created."""
+
+    pending: int = 0
+    due: int = 0
+    held: int = 0
+    retrying: int = 0
+    sending: int = 0
+    oldest: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActivity:
+    """One account's deliveries as the ledger has them."""
+
+    account_id: str
+    last_sent: datetime | None = None
+    failed_recent: int = 0
+    failed_total: int = 0
+    pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1559,6 +1595,114 @@ class Store:
             ).all()
         return {(r[0], r[1]): r[2] for r in rows}
 
+    # -- monitoring (`syndbot status`, /healthz, /metrics) ---------------------------------------
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise ``StoreError`` unless the ledger answers a trivial query. SQLite is opened
+        afresh, read-write and without creating anything, so a database file or directory that
+        was removed or made unreadable is noticed (the pool's open handle would still work)."""
+        db = self.url.database
+        try:
+            if self.is_sqlite and db and db != ":memory:":
+                target = db if db.startswith("file:") else f"file:{urllib.parse.quote(db)}"
+                sep = "&" if "?" in target else "?"
+                conn = sqlite3.connect(f"{target}{sep}mode=rw", uri=True, timeout=timeout)
+                try:
+                    conn.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
+                finally:
+                    conn.close()
+                return
+            with self.engine.connect() as c:
+                c.execute(sa.text("SELECT 1"))
+        except (sqlite3.Error, SQLAlchemyError) as e:
+            raise StoreError(f"store unavailable: {getattr(e, 'orig', None) or e}") from e
+
+    def source_states(self) -> list[SourceState]:
+        """What the ledger remembers about every source it has polled."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(sources).order_by(sources.c.id)).mappings().all()
+        return [SourceState(**dict(r)) for r in rows]
+
+    def queue_summary(self, *, now: datetime) -> QueueSummary:
+        """Counts of the deliveries not posted yet (one indexed query)."""
+        waiting = (DeliveryState.QUEUED, DeliveryState.SENDING)
+        state, queued = deliveries.c.state, str(DeliveryState.QUEUED)
+
+        def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(
+                    count(state.in_([str(s) for s in waiting])),
+                    count(sa.and_(state == queued, deliveries.c.not_before <= now)),
+                    count(state == str(DeliveryState.HELD)),
+                    count(sa.and_(state == queued, deliveries.c.attempts > 0)),
+                    count(state == str(DeliveryState.SENDING)),
+                    sa.func.min(
+                        sa.case((state.in_([str(s) for s in waiting]), deliveries.c.created_at)),
+                        type_=UTCDateTime(),
+                    ),
+                ).where(state.in_([*(str(s) for s in waiting), str(DeliveryState.HELD)]))
+            ).one()
+        return QueueSummary(
+            pending=int(row[0]),
+            due=int(row[1]),
+            held=int(row[2]),
+            retrying=int(row[3]),
+            sending=int(row[4]),
+            oldest=_aware(row[5]),
+        )
+
+    def last_sent(self, account_ids: Iterable[str]) -> dict[str, datetime]:
+        """When each account's last post was sent (accounts without any are left out): one
+        index seek per account."""
+        q = sa.select(sa.func.max(deliveries.c.sent_at)).where(
+            deliveries.c.account_id == sa.bindparam("account"),
+            deliveries.c.state == str(DeliveryState.SENT),
+        )
+        out: dict[str, datetime] = {}
+        with self._tx() as conn:
+            for account in account_ids:
+                stamp = _aware(conn.execute(q, {"account": account}).scalar())
+                if stamp is not None:
+                    out[account] = stamp
+        return out
+
+    def account_activity(self, *, since: datetime) -> dict[str, AccountActivity]:
+        """Per account: the last post sent, failed posts (since ``since`` and ever) and the
+        posts not sent yet (queued, sending or held)."""
+        state = deliveries.c.state
+        failed = state == str(DeliveryState.FAILED)
+        pending = state.in_(
+            [str(s) for s in (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.HELD)]
+        )
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(
+                    deliveries.c.account_id,
+                    sa.func.max(
+                        sa.case((state == str(DeliveryState.SENT), deliveries.c.sent_at)),
+                        type_=UTCDateTime(),
+                    ),
+                    sa.func.sum(
+                        sa.case((sa.and_(failed, deliveries.c.updated_at >= since), 1), else_=0)
+                    ),
+                    sa.func.sum(sa.case((failed, 1), else_=0)),
+                    sa.func.sum(sa.case((pending, 1), else_=0)),
+                ).group_by(deliveries.c.account_id)
+            ).all()
+        return {
+            r[0]: AccountActivity(
+                account_id=r[0],
+                last_sent=_aware(r[1]),
+                failed_recent=int(r[2] or 0),
+                failed_total=int(r[3] or 0),
+                pending=int(r[4] or 0),
+            )
+            for r in rows
+        }
+
     # -- audit ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -1646,6 +1790,15 @@ def _lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (bigint) for ``name``."""
     digest = hashlib.sha256(f"syndbot:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from an aggregate SQLite may return untyped."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _pk(result: sa.CursorResult[Any]) -> int:

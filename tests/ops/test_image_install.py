@@ -27,7 +27,7 @@ import yaml
 
 from bot.demo.site import SampleSite
 from tests.ops import deployfiles as df
-from tests.ops.test_docker import free_port, run_check, without_unmerged_sections
+from tests.ops.test_docker import free_port, run_check
 from tests.support import ROOT, story, wait_until
 
 pytestmark = pytest.mark.slow
@@ -119,11 +119,11 @@ def site() -> Iterator[SampleSite]:
 def container_config(image: Image, site: SampleSite, monitor_port: int) -> str:
     """deploy/docker/syndbot.yaml with the sample site and a console account instead of the
     newsroom's feed and X account; everything else (store, state_dir, monitor) as shipped."""
-    data = without_unmerged_sections(df.docker_config_data())
+    data = df.docker_config_data()
     data["store"] = image.translate(data["store"])  # still ${SYNDBOT_STORE:-sqlite:///…}
     data["state_dir"] = image.path(data["state_dir"])
-    if "monitor" in data:  # on a free port, and on loopback only: this is no container
-        data["monitor"] = {**data["monitor"], "host": "127.0.0.1", "port": monitor_port}
+    # The monitor on a free port, and on loopback only: this is no container.
+    data["monitor"] = {**data["monitor"], "host": "127.0.0.1", "port": monitor_port}
     data["deliver_every"] = "0.3s"
     data["sources"] = [
         {"id": "sample", "feed": f"{site.url}/feed/", "every": "1s", "first_run": "latest:1"}
