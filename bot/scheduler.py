@@ -3,7 +3,9 @@
 Jobs: one ``poll:<source>`` per enabled source (its interval, with jitter; the first poll runs
 at start), one ``deliver`` job that processes new articles and sends what is due, and one
 ``recheck`` job that notices unpublished articles. A poll that
-finds new articles wakes the deliver job at once. SIGTERM and SIGINT stop the daemon cleanly: no
+finds new articles wakes the deliver job at once. With ``websub:`` configured, a ``websub`` job
+keeps the hub subscriptions (``bot.websub``) and an authentic push polls its source at once
+(``poll_now``; one poll of a source at a time). SIGTERM and SIGINT stop the daemon cleanly: no
 new job starts, the post being sent is finished and recorded, then the process exits.
 """
 
@@ -14,13 +16,16 @@ import signal
 import threading
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from bot.websub import WebSub, WebSubListener
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,12 @@ class Daemon:
             timezone="UTC",
         )
         pipeline.on_queued = self.wake_delivery
+        self.websub: WebSub | None = None  # push (bot.websub), when `websub:` is configured
+        self._listener: WebSubListener | None = None
+        self._push_lock = threading.Lock()
+        self._pushed: set[str] = set()  # sources a push asked to poll
+        self._push_queued: set[str] = set()  # sources with a push poll waiting to start
+        self._source_locks: dict[str, threading.Lock] = {}
 
     def _schedule(self) -> None:
         config = self.pipeline.config
@@ -64,6 +75,14 @@ class Daemon:
                 name="recheck unpublished articles",
                 next_run_time=now + timedelta(seconds=5),
             )
+        if self.websub is not None:
+            self._scheduler.add_job(
+                self._websub_job,
+                IntervalTrigger(seconds=1, timezone="UTC"),
+                id="websub",
+                name="websub subscriptions",
+                next_run_time=now + timedelta(seconds=1),
+            )
         self._scheduler.add_job(
             self._deliver_job,
             IntervalTrigger(seconds=config.deliver_every, timezone="UTC"),
@@ -72,16 +91,67 @@ class Daemon:
             next_run_time=now + timedelta(seconds=0.5),
         )
 
-    def _poll_job(self, source_id: str) -> None:
+    def _poll_job(self, source_id: str, *, force: bool = False) -> None:
         if self.stopping.is_set():
             return
+        with self._source_locks.setdefault(source_id, threading.Lock()):
+            if force:  # a push: poll unless a poll began after it (that one saw its news)
+                with self._push_lock:
+                    self._push_queued.discard(source_id)
+                    if source_id not in self._pushed:
+                        return
+                    self._pushed.discard(source_id)
+            try:
+                source = self.pipeline.config.source(source_id)
+                report = self.pipeline.poll(source, force=force)
+                if report.new:
+                    self.wake_delivery()
+            except Exception:  # a job must never die silently; the next run tries again
+                log.exception("source %s: poll job failed", source_id)
+
+    def poll_now(self, source_id: str) -> None:
+        """Poll ``source_id`` as soon as possible (a WebSub push said it changed)."""
+        if self.stopping.is_set() or not self._scheduler.running:
+            return
+        with self._push_lock:
+            self._pushed.add(source_id)
+            if source_id in self._push_queued:
+                return  # a push poll is waiting to start: it will see this push too
+            self._push_queued.add(source_id)
+        self._scheduler.add_job(
+            self._poll_job, args=[source_id], kwargs={"force": True}, next_run_time=self._now()
+        )
+
+    def _websub_job(self) -> None:
+        if self.stopping.is_set() or self.websub is None:
+            return
         try:
-            source = self.pipeline.config.source(source_id)
-            report = self.pipeline.poll(source)
-            if report.new:
-                self.wake_delivery()
-        except Exception:  # a job must never die silently; the next run tries again
-            log.exception("source %s: poll job failed", source_id)
+            self.websub.tick()
+        except Exception:
+            log.exception("websub job failed")
+
+    def _start_websub(self) -> None:
+        pipeline = self.pipeline
+        if pipeline.config.websub is None:
+            return
+        from bot.websub import WebSub, WebSubListener
+
+        self.websub = WebSub(
+            pipeline.config,
+            pipeline.store,
+            pipeline.fetcher,
+            clock=pipeline.clock,
+            on_push=self.poll_now,
+        )
+        self.websub.start()
+        self._listener = WebSubListener(self.websub, max_bytes=pipeline.config.fetch.max_bytes)
+        self._listener.start()
+        log.info(
+            "websub: listening on %s:%d for %s",
+            pipeline.config.websub.host,
+            self._listener.port,
+            pipeline.config.websub.callback_url,
+        )
 
     def _deliver_job(self) -> None:
         try:
@@ -123,6 +193,7 @@ class Daemon:
         if install_signals:
             self._install_signals()
         self.pipeline.recover()
+        self._start_websub()
         self._schedule()
         self._scheduler.start()
         config = self.pipeline.config
@@ -136,7 +207,11 @@ class Daemon:
             while not self.stopping.wait(1.0):
                 pass
         finally:
+            if self._listener is not None:
+                self._listener.stop()
             self._scheduler.shutdown(wait=True)
+            if self.websub is not None:
+                self.websub.close()
             self.pipeline.close()
             log.info("syndbot stopped")
         return 0
