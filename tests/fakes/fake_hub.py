@@ -72,7 +72,7 @@ class FakeHub(LocalServer):
         self.default_lease = default_lease
         self.max_lease = max_lease
         self.algorithm = algorithm
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # predicates of wait_for may read under it
         self._changed = threading.Condition(self._lock)
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
         self.requests: list[dict[str, Any]] = []
@@ -150,8 +150,14 @@ class FakeHub(LocalServer):
         lease = int(asked) if asked.isdigit() and int(asked) > 0 else self.default_lease
         if self.max_lease is not None:
             lease = min(lease, self.max_lease)
-        record = {"mode": mode, "topic": topic, "callback": callback, "secret": secret,
-                  "lease_seconds": asked, "at": time.monotonic()}  # fmt: skip
+        record = {
+            "mode": mode,
+            "topic": topic,
+            "callback": callback,
+            "secret": secret,
+            "lease_seconds": asked,
+            "at": time.monotonic(),
+        }
         with self._lock:
             deny = self._deny > 0
             self._deny -= 1 if deny else 0
@@ -168,9 +174,8 @@ class FakeHub(LocalServer):
         if deny:
             query = {"hub.mode": "denied", "hub.topic": topic, "hub.reason": "not on this hub"}
             status, _ = _get(callback + sep + urlencode(query))
-            self._note(self.verifications, {"mode": "denied", "topic": topic,
-                       "callback": callback, "ok": False, "status": status, "lease": None,
-                       "at": time.monotonic()})  # fmt: skip
+            record = {"mode": "denied", "topic": topic, "callback": callback, "ok": False}
+            self._note(self.verifications, record | {"status": status, "at": time.monotonic()})
             return
         challenge = secrets.token_urlsafe(16)
         query = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
@@ -186,8 +191,8 @@ class FakeHub(LocalServer):
                 )
             elif ok and mode == "unsubscribe":
                 self.subscriptions.pop((topic, callback), None)
-            self.verifications.append({"mode": mode, "topic": topic, "callback": callback,
-                                       "ok": ok, "status": status, "lease": lease, "at": now})  # fmt: skip
+            record = {"mode": mode, "topic": topic, "callback": callback, "ok": ok}
+            self.verifications.append(record | {"status": status, "lease": lease, "at": now})
             self._changed.notify_all()
 
     def publish(self, topics: list[str]) -> None:
@@ -217,8 +222,8 @@ class FakeHub(LocalServer):
         if status == 410:
             with self._lock:
                 self.subscriptions.pop((sub.topic, sub.callback), None)
-        self._note(self.deliveries, {"callback": sub.callback, "topic": sub.topic,
-                                     "status": status, "at": time.monotonic()})  # fmt: skip
+        record = {"callback": sub.callback, "topic": sub.topic, "status": status}
+        self._note(self.deliveries, record | {"at": time.monotonic()})
         return status
 
 

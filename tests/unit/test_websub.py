@@ -117,10 +117,12 @@ def test_json_feed_hubs_and_feed_url() -> None:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "feed_url": "https://news.example/feed/json/",
-        "hubs": [{"type": "rssCloud", "url": "https://cloud.example/"},
-                 {"type": "WebSub", "url": "https://hub.example/"}],
+        "hubs": [
+            {"type": "rssCloud", "url": "https://cloud.example/"},
+            {"type": "WebSub", "url": "https://hub.example/"},
+        ],
         "items": [],
-    }  # fmt: skip
+    }
     result = fetched(json.dumps(feed).encode(), content_type="application/feed+json")
     assert discover(result) == Discovery(
         ("https://hub.example/",), "https://news.example/feed/json/"
