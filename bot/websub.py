@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, cast
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import requests
 from lxml import etree  # type: ignore[import-untyped]
@@ -79,7 +79,11 @@ DENIED = "denied"  # the hub said no (hub.mode=denied)
 NO_HUB = "nohub"  # the feed advertises no hub
 UNSUBSCRIBING = "unsubscribing"
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The ledger keeps a random per-subscription secret itself; a secret from the config is not
+# copied there: the row holds this marker and a fingerprint, and the key is read from the config.
+_CONFIGURED_MARK = "config:"
 
 
 # --- signatures ----------------------------------------------------------------------------
@@ -247,6 +251,14 @@ class WebSub:
     def close(self) -> None:
         self._session.close()
 
+    def reconfigure(self, config: Config) -> None:
+        """Use a reloaded config (sources added, removed or switched off are handled at the
+        next tick; a new ``callback_url``, ``host`` or ``port`` needs a restart)."""
+        if config.websub is None:
+            raise ValueError("websub is not configured")
+        with self._lock:
+            self.config, self.settings = config, config.websub
+
     # -- what to do, when ---------------------------------------------------------------------
 
     def wanted(self) -> dict[str, SourceConfig]:
@@ -267,7 +279,12 @@ class WebSub:
                 row = rows.get(source_id)
                 if row is not None and row.state == REQUESTED and _due(row, now):
                     self._failed(source_id, row, "the hub accepted but never verified")
-                elif row is None or row.state == UNSUBSCRIBING or _due(row, now):
+                elif (
+                    row is None
+                    or row.state == UNSUBSCRIBING
+                    or _due(row, now)
+                    or (row.state == ACTIVE and not self._secret_current(row))
+                ):
                     self._subscribe(source, row)
             for source_id, row in rows.items():
                 if source_id not in wanted:
@@ -314,7 +331,12 @@ class WebSub:
             return
         hub = found.hubs[0] if found else row.hub if row else ""
         topic = found.topic if found else row.topic if row else ""
-        renewing = row is not None and row.state == ACTIVE and (row.hub, row.topic) == (hub, topic)
+        renewing = (
+            row is not None
+            and row.state == ACTIVE
+            and (row.hub, row.topic) == (hub, topic)
+            and self._secret_current(row)
+        )
         if renewing and row is not None:
             target = row
         else:
@@ -330,9 +352,30 @@ class WebSub:
         self._request(target, "subscribe", renewing=renewing)
 
     def _secret(self) -> str:
+        """What a new row stores: a random secret, or the configured secret's marker."""
         if self.settings.secret is not None:
-            return self.settings.secret.get_secret_value()
+            return _CONFIGURED_MARK + self._fingerprint()
         return secrets.token_hex(32)
+
+    def _fingerprint(self) -> str:
+        key = self.settings.secret.get_secret_value() if self.settings.secret else ""
+        return hashlib.sha256(b"syndbot-websub:" + key.encode()).hexdigest()[:16]
+
+    def _secret_current(self, row: WebSubRow) -> bool:
+        """Whether the row's secret is still the one the config asks for (a configured secret
+        that was set, changed or removed means subscribing again with the new one)."""
+        marked = (row.secret or "").startswith(_CONFIGURED_MARK)
+        if self.settings.secret is None:
+            return not marked
+        return row.secret == _CONFIGURED_MARK + self._fingerprint()
+
+    def key(self, row: WebSubRow) -> str | None:
+        """The HMAC key of ``row``'s subscription."""
+        if row.secret and row.secret.startswith(_CONFIGURED_MARK):
+            if self.settings.secret is None or not self._secret_current(row):
+                return None
+            return self.settings.secret.get_secret_value()
+        return row.secret
 
     def callback(self, token: str) -> str:
         return f"{self.settings.callback_url.rstrip('/')}/{token}"
@@ -357,8 +400,16 @@ class WebSub:
         }
         if mode == "subscribe":
             form["hub.lease_seconds"] = str(round(self.settings.lease_seconds))
-            if row.secret:
-                form["hub.secret"] = row.secret
+            key = self.key(row)
+            if key:
+                form["hub.secret"] = key
+            hub_url = urlsplit(row.hub)
+            if not renewing and hub_url.scheme == "http" and hub_url.hostname not in _LOOPBACK:
+                log.warning(
+                    "websub: source %s: hub %s is plain HTTP: its secret travels unencrypted",
+                    row.source_id,
+                    row.hub,
+                )
         try:
             hub = self._post(row.hub, form)
         except _HubError as e:
@@ -449,7 +500,7 @@ class WebSub:
         """The hub's GET: intent verification (subscribe/unsubscribe) or a denial."""
         row = self._row(token)
         mode, topic = _first(query, "hub.mode"), _first(query, "hub.topic")
-        if row is None or not topic or topic != row.topic:
+        if row is None or not topic or not _same_topic(topic, row.topic):
             return Answer(404)
         now = self.clock()
         if mode == "denied":
@@ -514,16 +565,18 @@ class WebSub:
             return Answer(404)
         if row.state != ACTIVE:
             return Answer(410)  # §7: tells the hub this subscription is gone
-        if row.secret:
-            problem = signature_problem(signature, body, row.secret)
-            if problem is not None:
-                log.warning(
-                    "websub: source %s: ignored a push (%d bytes): %s",
-                    row.source_id,
-                    len(body),
-                    problem,
-                )
-                return Answer(202)
+        key = self.key(row)
+        problem = (
+            signature_problem(signature, body, key) if key else "the subscription's secret changed"
+        )
+        if problem is not None:
+            log.warning(
+                "websub: source %s: ignored a push (%d bytes): %s",
+                row.source_id,
+                len(body),
+                problem,
+            )
+            return Answer(202)
         log.info(
             "websub: source %s: push received (%d bytes); polling now", row.source_id, len(body)
         )
@@ -542,6 +595,11 @@ class _HubError(BotError):
 
 def _due(row: WebSubRow, now: datetime) -> bool:
     return row.next_action_at is not None and row.next_action_at <= now
+
+
+def _same_topic(a: str, b: str) -> bool:
+    """Hubs decode non-reserved percent-escapes in the topic (WebSub §5.1.1)."""
+    return a == b or unquote(a) == unquote(b)
 
 
 def _new_token() -> str:

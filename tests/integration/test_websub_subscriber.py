@@ -52,11 +52,12 @@ def site(hub: FakeHub) -> Iterator[SampleSite]:
         yield s
 
 
-def make_config(site: SampleSite, port: int, **source: Any) -> Config:
+def make_config(site: SampleSite, port: int, *, secret: str = "", **source: Any) -> Config:
     text = f"""\
 websub:
   callback_url: http://127.0.0.1:{port}/websub
   port: {port}
+  {f"secret: {secret}" if secret else ""}
   lease_seconds: 1000s
   retry_first: 10s
   retry_max: 60s
@@ -273,3 +274,41 @@ def test_the_listener_refuses_what_is_not_a_hub_request(
     )
     assert signed.status_code == 202
     assert sub.pushes == ["ctn"]
+
+
+def test_a_configured_secret_is_used_but_not_copied_into_the_ledger(
+    sub: Subscriber, hub: FakeHub, site: SampleSite
+) -> None:
+    port = sub.listener.port
+    shared = sub.restart(make_config(site, port, secret="configured-secret-1"))
+    subscribed(shared, hub, site)
+    assert hub.requests[0]["secret"] == "configured-secret-1"
+    first = shared.row()
+    assert "configured-secret-1" not in repr(first)
+    with shared.store.engine.begin() as conn:
+        dump = "\n".join(str(r) for r in conn.exec_driver_sql("SELECT * FROM websub_subscriptions"))
+    assert "configured-secret-1" not in dump
+    callback = hub.requests[0]["callback"]
+    body = b"<rss/>"
+    assert (
+        requests.post(
+            callback,
+            data=body,
+            headers={"X-Hub-Signature": sign(body, "configured-secret-1")},
+            timeout=5,
+        ).status_code
+        == 202
+    )
+    assert shared.pushes == ["ctn"]
+    # The secret changes in the config: subscribe again (new callback) with the new one; the
+    # old subscription's pushes are not trusted any more.
+    changed = shared.restart(make_config(site, port, secret="configured-secret-2"))
+    old_signed = {"X-Hub-Signature": sign(body, "configured-secret-1")}
+    assert requests.post(callback, data=body, headers=old_signed, timeout=5).status_code == 202
+    assert changed.pushes == ["ctn"]
+    changed.ws.tick()
+    hub.wait_for(lambda: len([v for v in hub.verifications if v["ok"]]) == 2, what="resubscription")
+    assert hub.requests[1]["secret"] == "configured-secret-2"
+    assert hub.requests[1]["callback"] != callback
+    wait_until(lambda: changed.row().state == ACTIVE and changed.row().token != first.token)
+    changed.close(keep_store=True)
