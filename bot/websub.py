@@ -699,18 +699,20 @@ class WebSubListener:
         return self
 
     def _run(self) -> None:
-        try:
-            self._server.run()
-        finally:
-            self._server.task_dispatcher.shutdown()
+        self._server.run()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Finish the requests in progress, then close every socket from inside waitress's
+        loop. (Closing first would let a worker still answering write to a closed, perhaps
+        already reused, descriptor.)"""
         from waitress import wasyncore
         from waitress.trigger import trigger
 
+        if self._thread is None:
+            return
+        self._server.task_dispatcher.shutdown(timeout=timeout)
         pull = next((t for t in list(self._map.values()) if isinstance(t, trigger)), None)
         if pull is not None:
             cast(Any, pull).pull_trigger(lambda: wasyncore.close_all(self._map))
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.join(timeout)
+        self._thread = None
