@@ -312,3 +312,46 @@ def test_a_configured_secret_is_used_but_not_copied_into_the_ledger(
     assert hub.requests[1]["callback"] != callback
     wait_until(lambda: changed.row().state == ACTIVE and changed.row().token != first.token)
     changed.close(keep_store=True)
+
+
+def test_pushes_during_a_slow_poll_give_one_more_poll_not_one_each(tmp_path: Path) -> None:
+    """The daemon's poll_now: a source is polled by one job at a time, and every push that
+    arrives while it is polled is answered by one poll after it (none is lost, none doubles)."""
+    import threading
+
+    from bot.pipeline import Pipeline
+    from bot.scheduler import Daemon
+
+    with SampleSite.bundled() as plain:
+        config = parse_config(
+            f"store: sqlite:///{tmp_path / 'ledger.db'}\n"
+            f"sources: [{{id: ctn, feed: '{plain.feed_url}', every: 1h}}]\n",
+            {},
+        )
+        store = Store(config.store)
+        store.migrate()
+        daemon = Daemon(Pipeline(config, store))
+        thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False})
+        thread.start()
+        try:
+            assert plain.wait_for_requests("/feed/", 1)  # the poll at start
+            lock = daemon._source_locks["ctn"]
+            wait_until(lambda: not lock.locked())
+            plain.set_delay(1.0, "/feed/")
+            daemon.poll_now("ctn")
+            wait_until(lock.locked, what="the pushed poll to start")
+            for _ in range(10):  # while that poll waits for the slow site
+                daemon.poll_now("ctn")
+
+            def settled() -> bool:
+                with daemon._push_lock:
+                    idle = not daemon._push_queued and not daemon._pushed
+                return idle and not lock.locked()
+
+            wait_until(lambda: sum(plain.hits("/feed/").values()) >= 3, timeout=10)
+            wait_until(settled, timeout=10)
+            assert sum(plain.hits("/feed/").values()) == 3  # start, the push, one for the ten
+        finally:
+            daemon.stop()
+            thread.join(30)
+            store.close()
