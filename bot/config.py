@@ -254,6 +254,11 @@ class SourceConfig(_Strict):
     websub: Annotated[Literal["auto", "off"], BeforeValidator(_websub_mode)] = "auto"
 
     @property
+    def wants_push(self) -> bool:
+        """Subscribe at the feed's WebSub hub (when the top-level `websub:` is set)."""
+        return self.enabled and self.type == "feed" and self.websub == "auto"
+
+    @property
     def should_scrape(self) -> bool:
         return self.scrape if self.scrape is not None else self.type == "feed"
 

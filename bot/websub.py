@@ -263,11 +263,7 @@ class WebSub:
 
     def wanted(self) -> dict[str, SourceConfig]:
         """Sources that should be subscribed: enabled RSS/Atom/JSON feeds with websub auto."""
-        return {
-            s.id: s
-            for s in self.config.sources
-            if s.enabled and s.type == "feed" and s.websub == "auto"
-        }
+        return {s.id: s for s in self.config.sources if s.wants_push}
 
     def tick(self) -> None:
         """Do what is due: subscribe new sources, renew, retry, unsubscribe removed ones."""

@@ -341,3 +341,21 @@ def test_a_version_4_ledger_gets_the_subscription_table(tmp_path: Path) -> None:
     row = upgraded.websub_row(token=TOKEN)
     assert row is not None and (row.source_id, row.secret) == ("ctn", SECRET)
     upgraded.close()
+
+
+def test_check_config_says_which_sources_may_be_pushed(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    text = config_text() + (
+        "  - id: quiet\n    feed: https://news.example/quiet/feed/\n    websub: off\n"
+    )
+    path = tmp_path / "syndbot.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "websub: callback https://bot.example.org/websub (listener 127.0.0.1:9301)" in result.output
+    )
+    assert "  push for: ctn (where the feed advertises a hub)" in result.output
