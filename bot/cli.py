@@ -236,6 +236,11 @@ def check_config(config_path: str | None) -> None:
     for r in config.routes:
         src = ", ".join(r.from_) or "every source"
         click.echo(f"  {src} -> {', '.join(r.to)}")
+    if config.websub is not None:
+        ws = config.websub
+        pushed = ", ".join(s.id for s in config.sources if s.wants_push) or "no source"
+        click.echo(f"websub: callback {ws.callback_url} (listener {ws.host}:{ws.port})")
+        click.echo(f"  push for: {pushed} (where the feed advertises a hub)")
     for warning in route_problems(config):
         click.echo(f"warning: {warning}")
     for s in config.sources:

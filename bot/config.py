@@ -204,6 +204,13 @@ def _check_http_url(value: object) -> str:
 HttpUrl = Annotated[str, BeforeValidator(_check_http_url)]
 
 
+def _websub_mode(value: object) -> object:
+    # YAML reads an unquoted `off` as false (and `on` as true).
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    return value
+
+
 class FetchSettings(_Strict):
     """How syndbot talks to news sites."""
 
@@ -243,6 +250,14 @@ class SourceConfig(_Strict):
     username: str | None = None
     app_password: SecretStr | None = None
     enabled: bool = True
+    # Push: subscribe at the WebSub hub the feed advertises (when `websub:` is configured);
+    # polling goes on as the fallback. `off`: never.
+    websub: Annotated[Literal["auto", "off"], BeforeValidator(_websub_mode)] = "auto"
+
+    @property
+    def wants_push(self) -> bool:
+        """Subscribe at the feed's WebSub hub (when the top-level `websub:` is set)."""
+        return self.enabled and self.type == "feed" and self.websub == "auto"
 
     @property
     def should_scrape(self) -> bool:
@@ -473,6 +488,34 @@ class MonitorConfig(_Strict):
     port: int = Field(default=9300, ge=1, le=65535)
 
 
+class WebSubConfig(_Strict):
+    """Push from the WebSub hubs feeds advertise (W3C WebSub): the hub calls
+    ``<callback_url>/<token>`` when a feed changes and the source is polled at once."""
+
+    callback_url: HttpUrl  # the public base URL the hub reaches this daemon's listener at
+    host: str = "127.0.0.1"  # where the listener binds (a reverse proxy forwards to it)
+    port: int = Field(default=9301, ge=0, le=65535)
+    lease_seconds: Duration = 864000.0  # asked of the hub (10 days); renewed at 80 % of it
+    # HMAC key for the hub's signatures. Unset: a random one per subscription, in the ledger.
+    secret: SecretStr | None = None
+    retry_first: Duration = 60.0  # a hub that fails: retry after this, doubling
+    retry_max: Duration = 3600.0
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease_min(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_size(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not 8 <= len(v.get_secret_value().encode()) < 200:
+            raise ValueError("must be 8 to 199 bytes (WebSub's limit is 200)")
+        return v
+
+
 class Config(_Strict):
     """The whole file."""
 
@@ -486,6 +529,7 @@ class Config(_Strict):
     recheck: RecheckSettings = RecheckSettings()
     web: WebConfig = WebConfig()
     monitor: MonitorConfig = MonitorConfig()
+    websub: WebSubConfig | None = None  # push from WebSub hubs; unset: polling only
     sources: tuple[SourceConfig, ...] = ()
     accounts: tuple[AccountConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -523,6 +567,8 @@ class Config(_Strict):
         values += [s.app_password.get_secret_value() for s in self.sources if s.app_password]
         if self.web.secret_key is not None:
             values.append(self.web.secret_key.get_secret_value())
+        if self.websub is not None and self.websub.secret is not None:
+            values.append(self.websub.secret.get_secret_value())
         return frozenset(v for v in values if len(v) >= 4)
 
 

@@ -62,6 +62,7 @@ class FetchResult:
     content_type: str | None
     redirects: tuple[str, ...] = ()
     elapsed: float = 0.0
+    link: str | None = None  # the Link header(s), joined (WebSub discovery reads rel=hub)
 
     @property
     def not_modified(self) -> bool:
@@ -145,6 +146,7 @@ class Fetcher:
                         content_type=response.headers.get("Content-Type"),
                         redirects=tuple(hops),
                         elapsed=time.monotonic() - started,
+                        link=response.headers.get("Link"),
                     )
                 elif 200 <= status < 300:
                     content = self._read_body(response, current, url, deadline, max_bytes)
@@ -158,6 +160,7 @@ class Fetcher:
                         content_type=response.headers.get("Content-Type"),
                         redirects=tuple(hops),
                         elapsed=time.monotonic() - started,
+                        link=response.headers.get("Link"),
                     )
                 else:
                     reason = (response.reason or "").strip()

@@ -6,6 +6,8 @@ at start), one ``deliver`` job that processes new articles and sends what is due
 finds new articles wakes the deliver job at once. SIGTERM and SIGINT stop the daemon cleanly: no
 new job starts, the post being sent is finished and recorded, then the process exits. With a
 config path, a ``config-watch`` job reloads the file on SIGHUP or when it changes (``bot.reload``).
+With ``websub:`` configured, a ``websub`` job keeps the hub subscriptions (``bot.websub``) and an
+authentic push polls its source at once (``poll_now``; one poll of a source at a time).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.reload import ConfigChange, Reloader
 
 if TYPE_CHECKING:
     from bot.monitor import MonitorServer
+    from bot.websub import WebSub, WebSubListener
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,12 @@ class Daemon:
         self.metrics: Metrics | None = None
         if pipeline.config.monitor.enabled:
             self.metrics = Metrics(pipeline)  # also pipeline.metrics
+        self.websub: WebSub | None = None  # push (bot.websub), when `websub:` is configured
+        self._listener: WebSubListener | None = None
+        self._push_lock = threading.Lock()
+        self._pushed: set[str] = set()  # sources a push asked to poll
+        self._push_queued: set[str] = set()  # sources with a push poll waiting to start
+        self._source_locks: dict[str, threading.Lock] = {}
 
     @property
     def scheduler_running(self) -> bool:
@@ -86,6 +95,14 @@ class Daemon:
             name="deliver",
             next_run_time=now + timedelta(seconds=0.5),
         )
+        if self.websub is not None:
+            self._scheduler.add_job(
+                self._websub_job,
+                IntervalTrigger(seconds=1, timezone="UTC"),
+                id="websub",
+                name="websub subscriptions",
+                next_run_time=now + timedelta(seconds=1),
+            )
         if self.reloader is not None:
             self._scheduler.add_job(
                 self._watch_job,
@@ -134,6 +151,8 @@ class Daemon:
         if "recheck" in change.settings:
             self._remove_job(RECHECK_JOB)
             self._add_recheck_job(config, now)
+        if self.websub is not None:  # subscribe added sources, unsubscribe removed ones
+            self.websub.reconfigure(config)
 
     def _remove_job(self, job_id: str) -> None:
         if self._scheduler.get_job(job_id) is not None:
@@ -147,24 +166,76 @@ class Daemon:
         except Exception:  # the daemon goes on with the config it has
             log.exception("config reload failed")
 
-    def _poll_job(self, source_id: str) -> None:
+    def _poll_job(self, source_id: str, *, pushed: bool = False) -> None:
         if self.stopping.is_set():
             return
-        try:
+        with self._source_locks.setdefault(source_id, threading.Lock()):
+            if pushed:  # a push: poll unless a poll began after it (that one saw its news)
+                with self._push_lock:
+                    self._push_queued.discard(source_id)
+                    if source_id not in self._pushed:
+                        return
+                    self._pushed.discard(source_id)
             try:
-                source = self.pipeline.config.source(source_id)
-            except KeyError:  # removed by a config reload just now
-                return
-            force = source_id in self._force_next
-            self._force_next.discard(source_id)
-            # Several daemons may share the ledger: whichever comes first in an interval polls.
-            report = self.pipeline.poll(
-                source, force=force, min_gap=0.0 if force else source.every * 0.8
-            )
-            if report.new:
-                self.wake_delivery()
-        except Exception:  # a job must never die silently; the next run tries again
-            log.exception("source %s: poll job failed", source_id, extra={"source": source_id})
+                try:
+                    source = self.pipeline.config.source(source_id)
+                except KeyError:  # removed by a config reload just now
+                    return
+                force = pushed or source_id in self._force_next
+                self._force_next.discard(source_id)
+                # Several daemons may share the ledger: whichever comes first in an interval
+                # polls (a push or a reloaded source polls at once).
+                report = self.pipeline.poll(
+                    source, force=force, min_gap=0.0 if force else source.every * 0.8
+                )
+                if report.new:
+                    self.wake_delivery()
+            except Exception:  # a job must never die silently; the next run tries again
+                log.exception("source %s: poll job failed", source_id, extra={"source": source_id})
+
+    def poll_now(self, source_id: str) -> None:
+        """Poll ``source_id`` as soon as possible (a WebSub push said it changed)."""
+        if self.stopping.is_set() or not self._scheduler.running:
+            return
+        with self._push_lock:
+            self._pushed.add(source_id)
+            if source_id in self._push_queued:
+                return  # a push poll is waiting to start: it will see this push too
+            self._push_queued.add(source_id)
+        self._scheduler.add_job(
+            self._poll_job, args=[source_id], kwargs={"pushed": True}, next_run_time=self._now()
+        )
+
+    def _websub_job(self) -> None:
+        if self.stopping.is_set() or self.websub is None:
+            return
+        try:
+            self.websub.tick()
+        except Exception:
+            log.exception("websub job failed")
+
+    def _start_websub(self) -> None:
+        pipeline = self.pipeline
+        if pipeline.config.websub is None:
+            return
+        from bot.websub import WebSub, WebSubListener
+
+        self.websub = WebSub(
+            pipeline.config,
+            pipeline.store,
+            pipeline.fetcher,
+            clock=pipeline.clock,
+            on_push=self.poll_now,
+        )
+        self.websub.start()
+        self._listener = WebSubListener(self.websub, max_bytes=pipeline.config.fetch.max_bytes)
+        self._listener.start()
+        log.info(
+            "websub: listening on %s:%d for %s",
+            pipeline.config.websub.host,
+            self._listener.port,
+            pipeline.config.websub.callback_url,
+        )
 
     def _deliver_job(self) -> None:
         try:
@@ -214,6 +285,7 @@ class Daemon:
 
     def _run(self) -> int:
         self.pipeline.recover()
+        self._start_websub()
         self._schedule()
         self._scheduler.start()
         self.started.set()
@@ -228,7 +300,11 @@ class Daemon:
             while not self.stopping.wait(1.0):
                 pass
         finally:
+            if self._listener is not None:
+                self._listener.stop()
             self._scheduler.shutdown(wait=True)
+            if self.websub is not None:
+                self.websub.close()
             self.pipeline.close()
             log.info("syndbot stopped")
         return 0

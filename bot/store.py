@@ -204,6 +204,26 @@ api_tokens = sa.Table(
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
 )
 
+# WebSub push subscriptions, one per source (bot.websub): the hub, the topic, the HMAC secret,
+# the callback's opaque token, the granted lease and when to act next (renew, retry).
+websub_subscriptions = sa.Table(
+    "websub_subscriptions",
+    metadata,
+    sa.Column("source_id", sa.String(64), primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("hub", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("pending", sa.String(16)),  # the mode asked of the hub, until it verifies
+    sa.Column("lease_seconds", sa.Integer),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("next_action_at", UTCDateTime),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 
 # Ordered migrations: index i upgrades the schema from version i to i + 1, one transaction each.
 # A new database is created at the newest version directly (create_all), then stamped.
@@ -249,6 +269,10 @@ def _v7_account_index(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v8_websub(conn: Connection) -> None:
+    websub_subscriptions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_first_schema,
     _v2_source_cursor,
@@ -257,6 +281,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v5_leases,
     _v6_events_by_delivery,
     _v7_account_index,
+    _v8_websub,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -280,6 +305,25 @@ class SourceState:
     cursor: str | None = None
     poll_owner: str | None = None
     poll_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubRow:
+    """A source's WebSub subscription as the ledger keeps it (see ``bot.websub``)."""
+
+    source_id: str
+    token: str
+    hub: str
+    topic: str
+    state: str
+    secret: str | None = None
+    pending: str | None = None
+    lease_seconds: int | None = None
+    expires_at: datetime | None = None
+    next_action_at: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1750,6 +1794,49 @@ class Store:
         with self._tx() as conn:
             rows = conn.execute(q).mappings().all()
         return [Event(**dict(r)) for r in rows]
+
+    # -- WebSub subscriptions ---------------------------------------------------------------
+
+    def websub_rows(self) -> list[WebSubRow]:
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(websub_subscriptions)).mappings().all()
+        return [WebSubRow(**dict(r)) for r in rows]
+
+    def websub_row(
+        self, *, source_id: str | None = None, token: str | None = None
+    ) -> WebSubRow | None:
+        q = sa.select(websub_subscriptions)
+        if source_id is not None:
+            q = q.where(websub_subscriptions.c.source_id == source_id)
+        if token is not None:
+            q = q.where(websub_subscriptions.c.token == token)
+        with self._tx() as conn:
+            r = conn.execute(q).mappings().first()
+        return WebSubRow(**dict(r)) if r else None
+
+    def websub_save(self, row: WebSubRow, *, now: datetime) -> None:
+        """Create or replace a source's subscription row."""
+        values = dataclasses.asdict(row) | {"updated_at": now}
+        with self._tx() as conn:
+            t = websub_subscriptions
+            conn.execute(t.delete().where(t.c.source_id == row.source_id))
+            conn.execute(t.insert().values(**values))
+
+    def websub_update(
+        self, source_id: str, *, now: datetime, where_pending: str | None = None, **values: Any
+    ) -> bool:
+        """Change a subscription row (only while ``pending`` is ``where_pending``, if given)."""
+        t = websub_subscriptions
+        q = t.update().where(t.c.source_id == source_id)
+        if where_pending is not None:
+            q = q.where(t.c.pending == where_pending)
+        with self._tx() as conn:
+            return bool(conn.execute(q.values(**values, updated_at=now)).rowcount)
+
+    def websub_delete(self, source_id: str) -> None:
+        with self._tx() as conn:
+            t = websub_subscriptions
+            conn.execute(t.delete().where(t.c.source_id == source_id))
 
 
 def _delivery(r: Any) -> Delivery:

@@ -48,6 +48,13 @@ without their spaces, as WordPress does). Basic credentials sent to a site witho
 GUIDs: "plain" is ``<url>/?p=ID``; "pretty" is the permalink at creation time and does not
 follow later re-dating or slug changes, exactly like WordPress's ``guid`` column.
 
+WebSub (``hub="http://hub.example/"``, as the WebSub/PubSubHubbub plugin): the main feeds
+(``/feed/``, ``/feed/atom/``, not archive feeds) carry ``<atom:link rel="hub">`` and a second
+``rel="self"`` (with the port), and ``Link: <hub>; rel="hub"`` / ``<self>; rel="self"``
+headers; ``add`` and ``edit`` ping the hub (``hub.mode=publish``, ``hub.url`` = the main and
+category feeds) from a background thread, unless ``ping_hub`` is False; ``pings`` lists the
+hub's answers.
+
 Fault injection and the request log: ``fail_next(prefix, status, n)`` (status 0 drops the
 connection without an answer), ``set_delay(seconds)``, ``hits(path)``, ``requests``,
 ``wait_for_requests(path, count)``.
@@ -72,7 +79,8 @@ Control requests are not recorded in the request log. :class:`SampleSiteProcess`
 child process and these endpoints for tests.
 
 Command line: ``python -m bot.demo.site [--port N] [--host H] [--articles FILE] [--empty]
-[--posts-per-rss N] [--etag body|wordpress] [--yoast] [--polylang] [--app-password USER:PASS]``
+[--posts-per-rss N] [--etag body|wordpress] [--yoast] [--polylang] [--app-password USER:PASS]
+[--hub URL]``
 prints the site URL as its first line of stdout, then serves until SIGTERM or SIGINT.
 """
 
@@ -93,6 +101,8 @@ import subprocess
 import sys
 import threading
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -358,6 +368,7 @@ class SampleSite:
         yoast: bool = False,
         polylang: bool = False,
         app_passwords: Mapping[str, str] | None = None,
+        hub: str | None = None,
     ) -> None:
         self.host = host
         self.public_host = public_host or host  # the name in links (a resolver maps it to host)
@@ -371,6 +382,10 @@ class SampleSite:
         self.polylang = polylang  # posts carry "lang" (Polylang)
         # user -> application password; when set, the REST API requires one (HTTP Basic)
         self.app_passwords = dict(app_passwords) if app_passwords is not None else None
+        # The WebSub plugin: feeds advertise this hub; publishing or updating a post pings it.
+        self.hub = hub
+        self.ping_hub = True  # False: advertise the hub but never ping it
+        self.pings: list[int] = []  # the hub's answer to each ping (0: unreachable)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._port = port
         self._lock = threading.RLock()
@@ -474,7 +489,9 @@ class SampleSite:
         now = self._now()
         if article.modified == article.published and article.published < now:
             article = replace(article, modified=now)
-        return self._insert(article)
+        stored = self._insert(article)
+        self._notify_hub(stored)
+        return stored
 
     def _insert(self, article: SampleArticle) -> SampleArticle:
         with self._lock:
@@ -507,7 +524,8 @@ class SampleSite:
             entry.old_paths.discard(permalink_path(new))
             self._register_terms(new)
             entry.article = new
-            return new
+        self._notify_hub(new)
+        return new
 
     def redate(self, post_id: int, new_published: datetime) -> SampleArticle:
         """Change the publication date (and so the permalink; the GUID stays)."""
@@ -925,16 +943,70 @@ class SampleSite:
             text = render_atom(site, page, self_path=self_path, term=term, build_date=build)
         else:
             text = render_json_feed(site, page, feed_path=self_path, term=term)
-        return self._conditional(req, text.encode("utf-8"), _FEED_TYPES[kind], build)
+        extra: tuple[tuple[str, str], ...] = ()
+        if self.hub and term is None and kind != "json":
+            text, extra = self._websub_discovery(req, text, kind)
+        return self._conditional(req, text.encode("utf-8"), _FEED_TYPES[kind], build, extra)
+
+    # --- the WebSub plugin ---------------------------------------------------------------
+
+    def _websub_discovery(
+        self, req: _Request, text: str, kind: str
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """What the WebSub plugin adds to the site's main feeds (not archive feeds): hub and
+        self links in the feed head and as Link headers. Its self link keeps the port
+        (``home_url`` + the request, with a trailing slash), unlike core's."""
+        hub = self.hub or ""
+        self_url = self.url + req.target
+        self_url = self_url if self_url.endswith("/") else self_url + "/"
+        tag = "atom:link" if kind == "rss2" else "link"
+        links = f'<{tag} rel="hub" href="{hub}"/>\n<{tag} rel="self" href="{self_url}"/>\n'
+        text = text.replace("</generator>\n", "</generator>\n" + links, 1)
+        headers = (("Link", f'<{hub}>; rel="hub"'), ("Link", f'<{self_url}>; rel="self"'))
+        return text, headers
+
+    def _notify_hub(self, article: SampleArticle) -> None:
+        """Ping the hub (``hub.mode=publish``, one ``hub.url`` per feed) in the background,
+        as the plugin does when a post is published or updated."""
+        hub = self.hub
+        if not hub or not self.ping_hub or article.published > self._now():
+            return
+        urls = [f"{self.url}/feed/", f"{self.url}/feed/atom/"]
+        with self._lock:
+            urls += [f"{self.url}{self._term('category', c).path}feed/" for c in article.categories]
+        body = "&".join(["hub.mode=publish", *(f"hub.url={quote(u, safe='')}" for u in urls)])
+
+        def ping() -> None:
+            request = urllib.request.Request(  # noqa: S310 - the configured hub, http(s)
+                hub,
+                data=body.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                    status = int(answer.status)
+            except urllib.error.HTTPError as e:
+                status = e.code
+            except OSError:
+                status = 0
+            with self._lock:
+                self.pings.append(status)
+
+        threading.Thread(target=ping, name="websub-ping", daemon=True).start()
 
     def _conditional(
-        self, req: _Request, body: bytes, content_type: str, last_modified: datetime
+        self,
+        req: _Request,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> _Response:
         """WordPress's ``WP::send_headers`` conditional GET for feeds."""
         stamp = http_date(last_modified)
         source = stamp.encode() if self.etag_mode == "wordpress" else body
         etag = '"' + hashlib.md5(source, usedforsecurity=False).hexdigest() + '"'
-        headers = self._wp_headers(("Last-Modified", stamp), ("ETag", etag))
+        headers = self._wp_headers(("Last-Modified", stamp), ("ETag", etag), *extra)
         client_etag = (req.headers.get("If-None-Match") or "").strip()
         client_since = (req.headers.get("If-Modified-Since") or "").strip()
         since = _parse_http_date(client_since) if client_since else None
@@ -1516,6 +1588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="USER:PASSWORD",
         help="require this application password for the REST API (repeatable)",
     )
+    parser.add_argument("--hub", metavar="URL", help="advertise and ping this WebSub hub")
     parser.add_argument(
         "--stop-on-eof",
         action="store_true",
@@ -1533,6 +1606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         yoast=args.yoast,
         polylang=args.polylang,
         app_passwords=dict(_user_password(v) for v in args.app_password) or None,
+        hub=args.hub,
     )
     stop = threading.Event()
 
