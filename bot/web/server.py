@@ -48,7 +48,10 @@ class _Waitress:
         from waitress import wasyncore
         from waitress.trigger import trigger
 
-        # Close the sockets from inside waitress's own loop (a trigger runs the function
+        # Finish the requests in progress first: closing the sockets under a worker still
+        # answering would make it write to a closed (perhaps already reused) descriptor.
+        self._server.task_dispatcher.shutdown()
+        # Then close the sockets from inside waitress's own loop (a trigger runs the function
         # there); the loop ends when it has nothing left to watch.
         pull = next((t for t in list(self._map.values()) if isinstance(t, trigger)), None)
         if pull is not None:
