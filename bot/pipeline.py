@@ -229,7 +229,8 @@ class Pipeline:
         page = first_page
         seen = {k for _, keys in page for k in keys}
         for n in range(2, source.catch_up_pages + 2):
-            if not any(not self.store.known_any(keys) for _, keys in page):
+            known = self.store.known_keys(k for _, keys in page for k in keys)
+            if all(known.intersection(keys) for _, keys in page):
                 break
             url = f"{source.feed}{'&' if '?' in source.feed else '?'}paged={n}"
             try:
@@ -281,8 +282,16 @@ class Pipeline:
         """Build the Article for one new row, route it, and queue one delivery per account."""
         now = self.clock()
         source = self._source(stored.source_id)
-        article = self._scrape(stored.item, source)
-        keys = identity.article_keys(article.url, article.wp_post_id)
+        try:
+            article = self._scrape(stored.item, source)
+            if not article.url:
+                raise ParseError("the feed entry has no http(s) link to post")
+            keys = identity.article_keys(article.url, article.wp_post_id)
+        except (ParseError, ValueError) as e:
+            # Not postable (no title, no usable link): recorded as seen, never tried again.
+            self.store.mark_article(stored.id, "seen", now=now, note=f"not posted: {e}")
+            log.warning("article #%d (%s): not posted: %s", stored.id, stored.source_id, e)
+            return []
         other = self.store.learn_keys(stored.id, keys)
         if other is not None:
             self.store.mark_article(
@@ -961,6 +970,13 @@ def _keyed_items(
         content_type=result.content_type,
         default_language=source.language,
     )
+    if feed.skipped:
+        log.warning(
+            "source %s: %d feed entries skipped (no GUID and no link, or a GUID repeated "
+            "in the feed)",
+            source.id,
+            feed.skipped,
+        )
     return [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
 
 
