@@ -129,6 +129,10 @@ _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff
 _SPACES = re.compile(r"[^\S\u00a0\u202f]+")  # any whitespace run but non-breaking spaces
 _H_SPACES = re.compile(r"[^\S\n\u00a0\u202f]+")
 _WP_MORE = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")  # WordPress "read more" in excerpts
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060"  # ZWSP, ZWNJ, ZWJ, word joiner
+# Zero-width characters join or separate what is around them; next to a space or an edge they
+# join nothing and would be left dangling at a cut.
+_LOOSE_ZERO_WIDTH = re.compile(rf"(?:^|(?<=\s))[{_ZERO_WIDTH}]+|[{_ZERO_WIDTH}]+(?=\s|$)")
 
 
 def _tag_replacement(m: re.Match[str]) -> str:
@@ -147,7 +151,8 @@ def _plain(value: str | None) -> str:
             break
         text = _DROP_BLOCKS.sub(" ", new)
     text = _TAG_START.sub("", _UNCLOSED_TAG.sub("", _INVISIBLE.sub("", text)))
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return _LOOSE_ZERO_WIDTH.sub("", text)
 
 
 def _tidy(text: str) -> str:
@@ -551,7 +556,7 @@ def _cut_text(text: str, ok: Callable[[str], bool]) -> str:
     clusters = textlen.graphemes(words[0])
 
     def clusters_only(g: int) -> str:
-        return "".join(clusters[:g]).rstrip() + ELLIPSIS
+        return "".join(clusters[:g]).rstrip().rstrip(_ZERO_WIDTH) + ELLIPSIS
 
     g = _largest(0, len(clusters) - 1, lambda g: ok(clusters_only(g)))
     return clusters_only(g) if g is not None else ""
@@ -561,4 +566,5 @@ _TRAILING_PUNCT = " ,;:-–—(/"
 
 
 def _with_ellipsis(text: str) -> str:
-    return text.rstrip(_TRAILING_PUNCT).removesuffix(ELLIPSIS).rstrip(_TRAILING_PUNCT) + ELLIPSIS
+    text = text.rstrip(_TRAILING_PUNCT + _ZERO_WIDTH).removesuffix(ELLIPSIS)
+    return text.rstrip(_TRAILING_PUNCT + _ZERO_WIDTH) + ELLIPSIS

@@ -376,7 +376,13 @@ _ACCOUNTS = [
 _counter = iter(range(10**9))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(entries=_entries(), kind=st.sampled_from(["rss", "atom", "json"]))
 def test_any_generated_feed_is_recorded_once_and_composes_clean_posts(
     shared_store: Store, entries: list[dict[str, Any]], kind: str
