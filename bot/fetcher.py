@@ -28,7 +28,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import LocationParseError, ReadTimeoutError
+from urllib3.util import parse_url
 
 from bot.config import FetchSettings
 from bot.errors import FetchError
@@ -321,9 +322,29 @@ def _check_url(current: str, url: str, allowed: _HostRule | None) -> None:
         raise FetchError(f"only http and https URLs can be fetched, not {current!r}", url=url)
     if not hostname:
         raise FetchError(f"URL without a host: {current!r}", url=url)
+    if not _same_host_for_urllib3(current):
+        # In "http://internal:8080\\@site/" urlsplit reads the host "site", urllib3 (which makes
+        # the connection) "internal": checking one and connecting to the other is an SSRF.
+        raise FetchError(
+            f"refusing to fetch {current!r}: its host is ambiguous (a backslash or a control "
+            "character in the address)",
+            url=url,
+        )
     if allowed is not None and not allowed.allows(current):
         what = "redirected to" if current != url else "refusing to fetch"
         raise FetchError(f"{what} {current}: host {hostname!r} is not allowed", url=url)
+
+
+def _same_host_for_urllib3(url: str) -> bool:
+    """Whether urllib3, which opens the connection, reads the same host and port as urlsplit,
+    which the allow-list checked."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):  # urlsplit drops tabs, urllib3 not
+        return False
+    try:
+        parsed = parse_url(url)
+        return _host_of(url) == _host_of(f"{parsed.scheme}://{parsed.netloc}/")
+    except (LocationParseError, ValueError):
+        return False
 
 
 def _set_read_timeout(raw: object, seconds: float) -> None:
