@@ -672,8 +672,12 @@ class Pipeline:
         return current
 
     def _load_image(self, url: str) -> bytes:
-        """An article image for a publisher (any host: pages link to CDNs), at most 20 MB."""
-        return self.fetcher.fetch(url, max_bytes=IMAGE_MAX_BYTES, accept="image/*").content
+        """An article image for a publisher, at most 20 MB: from a configured site, or from any
+        public host (pages link to CDNs), never from a private or loopback address."""
+        hosts = {h for s in self.config.sources for h in (_host(s.feed), *s.hosts)}
+        return self.fetcher.fetch(
+            url, max_bytes=IMAGE_MAX_BYTES, accept="image/*", allowed_hosts=hosts, public_only=True
+        ).content
 
     def _publisher(self, account: AccountConfig) -> Publisher:
         with self._publishers_lock:

@@ -242,3 +242,32 @@ def test_the_web_api_and_form_refuse_too(
         assert any(r in answer.text for r in REFUSALS), answer.text
     assert internal.requests[before:] == []
     assert pipeline.store.list_deliveries(limit=10) == []
+
+
+# --- URLs from pages and feeds: images ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "http://127.0.0.1:{ip}/image.jpg",
+        "http://localhost:{ip}/image.jpg",
+        "http://[::1]:{ip}/image.jpg",
+        "http://2130706433:{ip}/image.jpg",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://10.0.0.1/image.jpg",
+        "http://{site}/to-internal/",
+    ],
+)
+def test_an_image_named_by_a_page_cannot_reach_internal_addresses(
+    where: str, pipeline: Pipeline, site: _Server, internal: _Server
+) -> None:
+    url = where.format(ip=internal.port, site=site.host)
+    before = len(internal.requests)
+    with pytest.raises(BotError, match=r"non-public address|is not allowed"):
+        pipeline.context.load_image(url)
+    assert internal.requests[before:] == []
+
+
+def test_images_on_the_configured_site_still_load(pipeline: Pipeline, site: _Server) -> None:
+    assert pipeline.context.load_image(f"http://{site.host}/uploads/photo.jpg") == PAGE
