@@ -24,6 +24,7 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.web.app import create_app
 from bot.web.users import Users
+from tests.web.conftest import PASSWORD, sign_in
 
 PAGE = (
     b"<html><head><title>A real story</title><meta property='og:title' content='A real story'>"
@@ -222,7 +223,7 @@ def test_the_web_api_and_form_refuse_too(
     pipeline: Pipeline, site: _Server, internal: _Server
 ) -> None:
     users = Users(pipeline.store)
-    users.add("maria", "correct horse battery", "editor", actor="test")
+    users.add("maria", PASSWORD, "editor", actor="test")
     token = users.new_token("maria", label="button", actor="test")[1]
     client = create_app(pipeline).test_client()
     auth = {"Authorization": f"Bearer {token}"}
@@ -240,6 +241,13 @@ def test_the_web_api_and_form_refuse_too(
         )
         assert answer.status_code in (400, 422, 502), answer.text
         assert any(r in answer.text for r in REFUSALS), answer.text
+    # The editors' repost form: its preview step fetches the URL.
+    sign_in(client)
+    for url in (f"http://{site.host}/to-metadata/", f"http://127.0.0.1:{internal.port}/"):
+        page = client.get("/repost", query_string={"url": url})
+        assert page.status_code in (200, 400, 422), page.text
+        assert "INTERNAL SECRET" not in page.text
+        assert "not allowed" in page.text or "not on a configured site" in page.text
     assert internal.requests[before:] == []
     assert pipeline.store.list_deliveries(limit=10) == []
 
