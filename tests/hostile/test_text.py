@@ -69,7 +69,7 @@ _PIECES = st.sampled_from(
         # scripts
         "日本語のニュース", "故人西辞黄鹤楼", "한국어 기사", "مرحبا بالعالم", "שָׁלוֹם עוֹלָם",
         # bidi marks and embeddings
-        "\u200f", "\u200e", "\u202b", "\u202c", "\u2067", "\u2069",
+        "\u200f", "\u200e", "\u202b", "\u202c", "\u202e", "\u2067", "\u2069", "\u2066",
         # emoji: skin tones, ZWJ sequences, flags, keycaps, variation selectors
         "👍🏽", "👩🏿‍🚀", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇭🇹", "🇰🇪", "1️⃣", "❤️",
         # combining accents (NFD), stacked marks
@@ -152,6 +152,11 @@ def _check(article: Article, template: str, spec: PlatformSpec) -> None:
     full = compose(article, account, dataclasses.replace(spec, max_length=10**7)).text
     assert not _in_clusters(text, set(graphemes(full)))
     assert not any("\ud800" <= ch <= "\udfff" for ch in text)
+    # The link is not inside a bidi override or an open isolate: it reads left to right.
+    assert not re.search("[\u202a-\u202e]", text)
+    before = text[:at]
+    opened = sum(before.count(c) for c in "\u2066\u2067\u2068")
+    assert opened == before.count("\u2069")
     dangling = "\u200d" + ELLIPSIS
     assert text.count(dangling) <= full.count(dangling) and not text.endswith("\u200d")
 
@@ -204,3 +209,19 @@ def test_a_long_word_of_sequences_is_cut_between_whole_clusters(title: str, kept
     assert sep and tail == " https://news.example/a"
     assert head and set(graphemes(head)) == {kept}
     assert post.length <= 300
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("Breaking \u202egnp.exe news", "Breaking gnp.exe news"),  # right-to-left override
+        ("\u2067مرحبا بالعالم", "\u2067مرحبا بالعالم\u2069"),  # isolate left open: closed
+        ("Stray close\u2069 here", "Stray close here"),
+        ("\u202bשָׁלוֹם\u202c עוֹלָם", "שָׁלוֹם עוֹלָם"),
+        ("עִבְרִית \u200fmark\u200f", "עִבְרִית \u200fmark\u200f"),  # marks are kept
+    ],
+)
+def test_bidi_controls_cannot_reverse_the_link(title: str, shown: str) -> None:
+    account = AccountConfig(id="acc", platform="console", template="{title} {url}")
+    post = compose(Article(url="https://ctninfo.com/a", title=title), account, SPECS[0])
+    assert post.text == f"{shown} https://ctninfo.com/a"
