@@ -487,6 +487,8 @@ def _parse_json_feed(
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ParseError(f"not a feed: {url} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ParseError(f"not a feed: {url} is JSON nested too deeply") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(_JSON_FEED_PREFIX):
         raise ParseError(f"not a feed: {url} is JSON but not a JSON Feed (no jsonfeed.org version)")
     raw_items = data.get("items")

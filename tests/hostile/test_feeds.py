@@ -67,6 +67,10 @@ EXPECTED: dict[str, list[str] | None] = {
     ],
     "atom-bad-ports.xml": ["Bad port", "Non-numeric port", "Javascript link", "Good entry"],
     "json-hostile.json": ["JSON & title", "Number id"],
+    # DTD entities are never expanded: no file is read, no exponential blow-up.
+    "xxe.xml": ["X &xxe; Y"],
+    "billion-laughs.xml": ["Laughs &i;"],
+    "json-deep.json": None,  # nested past Python's recursion limit
     "not-a-feed.html": None,
     "empty.xml": None,
     "garbage.bin": None,
@@ -87,6 +91,8 @@ POSTABLE = {
     "html-in-titles.xml": 6,
     "atom-bad-ports.xml": 1,
     "json-hostile.json": 2,
+    "xxe.xml": 1,
+    "billion-laughs.xml": 1,
 }
 # The HTTP charset header may disagree with the XML declaration: the bytes must still win
 # where they are unambiguous (a BOM, valid UTF-8).
