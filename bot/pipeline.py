@@ -360,6 +360,10 @@ class Pipeline:
                 log.warning(
                     "article %s: page unavailable (%s); using the feed's fields", item.link, e
                 )
+            except Exception:  # a page that breaks the scraper must not stall the queue
+                log.exception(
+                    "article %s: reading the page failed; using the feed's fields", item.link
+                )
         if article is None:
             article = article_from_item(item, default_language=language)
         return _with_source_language(article, source)

@@ -139,6 +139,7 @@ class _FeedServer:
 
     def __init__(self) -> None:
         self.body = b""
+        self.page: bytes | None = None  # served at every other path (article pages)
         self.content_type = "application/rss+xml"
         self.requests = 0
         fake = self
@@ -146,14 +147,17 @@ class _FeedServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 fake.requests += 1
+                body, kind = fake.body, fake.content_type
                 if self.path != "/feed/":
-                    self.send_error(404)
-                    return
+                    if fake.page is None:
+                        self.send_error(404)
+                        return
+                    body, kind = fake.page, "text/html; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", fake.content_type)
-                self.send_header("Content-Length", str(len(fake.body)))
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(fake.body)
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -177,11 +181,11 @@ def feed_server() -> Iterator[_FeedServer]:
         yield s
 
 
-def _pipeline(tmp_path: Path, feed_url: str) -> Pipeline:
+def _pipeline(tmp_path: Path, feed_url: str, *, scrape: bool = False) -> Pipeline:
     data = {
         "store": f"sqlite:///{tmp_path / 'ledger.db'}",
         "fetch": {"timeout": "5s"},
-        "sources": [{"id": "s", "feed": feed_url, "first_run": "latest:10000", "scrape": False}],
+        "sources": [{"id": "s", "feed": feed_url, "first_run": "latest:10000", "scrape": scrape}],
         "accounts": [
             {"id": "c-x", "platform": "console"},
             {"id": "c-bsky", "platform": "console", "options": {"like": "bluesky"}},
@@ -434,3 +438,37 @@ def test_any_generated_feed_is_recorded_once_and_composes_clean_posts(
             assert length(post.text, spec.counting) <= spec.max_length
             assert article.url in post.text
             assert not TAG_RE.search(post.text)
+
+
+def test_a_page_that_breaks_the_scraper_does_not_stall_the_queue(
+    tmp_path: Path,
+    feed_server: _FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A scraper bug on a page (simulated: the page parser raises) falls back to the feed's
+    fields, and the articles after it are processed too."""
+    import bot.pipeline
+
+    base = feed_server.url.removesuffix("/feed/")
+    feed_server.body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        + "".join(
+            f"<item><title>Story {n}</title><link>{base}/story-{n}/</link></item>" for n in range(3)
+        )
+        + "</channel></rss>"
+    ).encode()
+    feed_server.page = b"<html><head><title>A page</title></head><body><p>x</p></body></html>"
+    p = _pipeline(tmp_path, feed_server.url, scrape=True)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(bot.pipeline, "parse_article", broken)
+    p.poll(p.config.sources[0])
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        assert p.process_new() == 3
+    assert caplog.text.count("reading the page failed; using the feed's fields") == 3
+    texts = sorted(d.text for d in p.store.list_deliveries(account_id="c-x", limit=100))
+    assert texts == [f"Story {n} {base}/story-{n}/" for n in range(3)]
+    p.close()
