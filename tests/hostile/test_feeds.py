@@ -472,3 +472,30 @@ def test_a_page_that_breaks_the_scraper_does_not_stall_the_queue(
     texts = sorted(d.text for d in p.store.list_deliveries(account_id="c-x", limit=100))
     assert texts == [f"Story {n} {base}/story-{n}/" for n in range(3)]
     p.close()
+
+
+_UNDECLARED = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+    "<title>Café crème “quoted”</title><link>https://news.example/a</link>"
+    "</item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/xml",  # RFC 3023 would say us-ascii
+        "text/xml; charset=ISO-8859-1",
+        "application/rss+xml; charset=UTF-8",
+        "text/xml; charset=windows-1252",
+        "application/xml; charset=us-ascii",
+    ],
+)
+def test_the_bytes_win_over_a_wrong_or_missing_charset(
+    encoding: str, content_type: str | None
+) -> None:
+    data = _UNDECLARED.encode(encoding)
+    feed = parse_feed(data, source_id="s", url=FEED_URL, content_type=content_type)
+    assert [i.title for i in feed.items] == ["Café crème “quoted”"]
