@@ -350,9 +350,7 @@ class Pipeline:
         article: Article | None = None
         if item.link and (source is None or source.should_scrape):
             try:
-                page = self.fetcher.fetch(
-                    item.link, allowed_hosts=self._hosts_for(source, item.link)
-                )
+                page = self._fetch_linked(item.link, source)
                 article = parse_article(
                     page.content, page.final_url, item=item, default_language=language
                 )
@@ -367,6 +365,12 @@ class Pipeline:
         if article is None:
             article = article_from_item(item, default_language=language)
         return _with_source_language(article, source)
+
+    def _fetch_linked(self, url: str, source: SourceConfig | None) -> FetchResult:
+        """GET a URL a feed or page gave: the site's own hosts, or any public host (a feed may
+        link to the site's canonical domain), never a loopback or private address."""
+        hosts = {_host(source.feed), *source.hosts} if source is not None else set()
+        return self.fetcher.fetch(url, allowed_hosts=hosts, public_only=True)
 
     def _hosts_for(self, source: SourceConfig | None, url: str) -> set[str]:
         hosts = {_host(url)}
@@ -425,7 +429,7 @@ class Pipeline:
                 status = json.loads(body).get("status", "publish") if body else "publish"
                 return status not in ("publish", "future")
             url = article.url if article else stored.url
-            self.fetcher.fetch(url, allowed_hosts=self._hosts_for(source, url))
+            self._fetch_linked(url, source)
             return False
         except FetchError as e:
             if e.status in (404, 410):

@@ -5,6 +5,7 @@ everything else on the machine or its network: it must never receive a request.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Iterator
@@ -279,3 +280,45 @@ def test_an_image_named_by_a_page_cannot_reach_internal_addresses(
 
 def test_images_on_the_configured_site_still_load(pipeline: Pipeline, site: _Server) -> None:
     assert pipeline.context.load_image(f"http://{site.host}/uploads/photo.jpg") == PAGE
+
+
+def test_a_feed_linking_to_an_internal_address_does_not_make_syndbot_fetch_it(
+    tmp_path: Path, internal: _Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    ip = internal.port
+    links = [f"http://127.0.0.1:{ip}/admin", "http://169.254.169.254/latest/", "http://[::1]/x"]
+    feed = _Server(
+        (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>'
+            + "".join(
+                f"<item><title>Story {n}</title><link>{link}</link></item>"
+                for n, link in enumerate(links)
+            )
+            + "</channel></rss>"
+        ).encode()
+    )
+    data = {
+        "store": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "fetch": {"timeout": "3s"},
+        "sources": [{"id": "feed", "feed": f"http://{feed.host}/feed/", "first_run": "latest:9"}],
+        "accounts": [{"id": "dry-run", "platform": "console"}],
+        "routes": [{"from": ["feed"], "to": ["dry-run"]}],
+    }
+    path = tmp_path / "syndbot.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_config(path)
+    store = Store(config.store)
+    store.migrate()
+    p = Pipeline(config, store, owner="test", rng=random.Random(1))
+    before = len(internal.requests)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot"):
+            p.poll(config.sources[0])
+            assert p.process_new() == 3
+            p.recheck_unpublished()
+    finally:
+        p.close()
+        store.close()
+        feed.close()
+    assert internal.requests[before:] == []
+    assert caplog.text.count("non-public address") == 3  # the page was not read: feed fields
