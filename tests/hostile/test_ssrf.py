@@ -322,3 +322,13 @@ def test_a_feed_linking_to_an_internal_address_does_not_make_syndbot_fetch_it(
         feed.close()
     assert internal.requests[before:] == []
     assert caplog.text.count("non-public address") == 3  # the page was not read: feed fields
+
+
+def test_the_guard_of_these_tests_keeps_traffic_on_loopback(internal: _Server) -> None:
+    """tests/hostile/conftest.py: a regression cannot send a packet off the machine."""
+    import socket
+
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError, match="test guard"):
+        s.connect(("169.254.169.254", 80))
+    with socket.create_connection(("127.0.0.1", internal.port), timeout=3):
+        pass  # loopback still works
