@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import click
 
@@ -48,6 +49,15 @@ def log_format() -> str:
     ctx = click.get_current_context(silent=True)
     chosen = ctx.meta.get(_LOG_FORMAT_KEY) if ctx is not None else None
     return str(chosen) if chosen else log_format_from_env()
+
+
+_secrets_in_use: list[str] = []  # the loaded config's secret forms (set by Context)
+
+
+def secret_forms(values: Iterable[str]) -> list[str]:
+    """Each secret as written and as it appears in URLs and form bodies, longest first."""
+    forms = {f for v in values for f in (v, quote(v, safe=""), quote_plus(v)) if f}
+    return sorted(forms, key=len, reverse=True)
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
@@ -97,7 +107,8 @@ class Context:
     def __init__(self, config_path: str | None, log_level: str = "info") -> None:
         self.config_path = config_path or default_config_path()
         self.config: Config = load_config(self.config_path)
-        self.secrets = sorted(self.config.secret_values(), key=len, reverse=True)
+        self.secrets = secret_forms(self.config.secret_values())
+        _secrets_in_use[:] = self.secrets  # for command_errors' messages
         setup_logging(log_level, self.secrets)
         self._pipeline: Pipeline | None = None
 
@@ -127,10 +138,10 @@ def command_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except ConfigError as e:
-            click.echo(f"syndbot: config error: {e}", err=True)
+            click.echo(redact(f"syndbot: config error: {e}", _secrets_in_use), err=True)
             sys.exit(EXIT_CONFIG)
         except BotError as e:
-            click.echo(f"syndbot: {e}", err=True)
+            click.echo(redact(f"syndbot: {e}", _secrets_in_use), err=True)
             sys.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
@@ -216,13 +227,18 @@ def check_config(config_path: str | None) -> None:
     path = config_path or default_config_path()
     config = load_config(path)
     problems: list[str] = []
-    click.echo(f"{path}: OK")
-    click.echo(f"store: {_safe_store_url(config.store)}  timezone: {config.timezone}")
-    click.echo(f"sources ({len(config.sources)}):")
+    secrets = secret_forms(config.secret_values())
+
+    def echo(text: str) -> None:
+        click.echo(redact(text, secrets))
+
+    echo(f"{path}: OK")
+    echo(f"store: {_safe_store_url(config.store)}  timezone: {config.timezone}")
+    echo(f"sources ({len(config.sources)}):")
     for s in config.sources:
         flag = "" if s.enabled else "  [disabled]"
-        click.echo(f"  {s.id}: {s.feed} every {s.every:g}s, first run {s.first_run}{flag}")
-    click.echo(f"accounts ({len(config.accounts)}):")
+        echo(f"  {s.id}: {s.feed} every {s.every:g}s, first run {s.first_run}{flag}")
+    echo(f"accounts ({len(config.accounts)}):")
     for a in config.accounts:
         try:
             create_publisher(a).close()
@@ -231,21 +247,21 @@ def check_config(config_path: str | None) -> None:
             status = f"PROBLEM: {e}"
             problems.append(str(e))
         flag = "" if a.enabled else "  [disabled]"
-        click.echo(f"  {a.id} ({a.platform}): {status}{flag}")
-    click.echo(f"routes ({len(config.routes)}):")
+        echo(f"  {a.id} ({a.platform}): {status}{flag}")
+    echo(f"routes ({len(config.routes)}):")
     for r in config.routes:
         src = ", ".join(r.from_) or "every source"
-        click.echo(f"  {src} -> {', '.join(r.to)}")
+        echo(f"  {src} -> {', '.join(r.to)}")
     if config.websub is not None:
         ws = config.websub
         pushed = ", ".join(s.id for s in config.sources if s.wants_push) or "no source"
-        click.echo(f"websub: callback {ws.callback_url} (listener {ws.host}:{ws.port})")
-        click.echo(f"  push for: {pushed} (where the feed advertises a hub)")
+        echo(f"websub: callback {ws.callback_url} (listener {ws.host}:{ws.port})")
+        echo(f"  push for: {pushed} (where the feed advertises a hub)")
     for warning in route_problems(config):
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     for s in config.sources:
         if s.enabled and not any(not r.from_ or s.id in r.from_ for r in config.routes):
-            click.echo(f"warning: source {s.id} is in no route; its articles go nowhere")
+            echo(f"warning: source {s.id} is in no route; its articles go nowhere")
     if problems:
         sys.exit(EXIT_CONFIG)
 

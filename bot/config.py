@@ -569,10 +569,25 @@ class Config(_Strict):
             values.append(self.web.secret_key.get_secret_value())
         if self.websub is not None and self.websub.secret is not None:
             values.append(self.websub.secret.get_secret_value())
+        # Passwords written into URLs: a private feed's user:password@, the store's.
+        values += [
+            p for url in (self.store, *(s.feed for s in self.sources)) for p in _passwords(url)
+        ]
         return frozenset(v for v in values if len(v) >= 4)
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+
+def _passwords(url: str) -> list[str]:
+    """The password in ``scheme://user:password@host/…``, as written and decoded."""
+    try:
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password, unquote(password)] if password else []
 
 
 def default_config_path() -> str:

@@ -82,7 +82,10 @@ def parse_feed(
 
 # --- text ---------------------------------------------------------------------------------------
 
-_TAG_OR_ENTITY_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>|<!--|&#?[A-Za-z0-9]+;")
+_TAG_OR_ENTITY_RE = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[|&#?[A-Za-z0-9]+;"
+)
+_CDATA_MARK_RE = re.compile(r"<!\[CDATA\[|\]\]>")  # left in text by a feed that escaped it
 _BLOCK_TAGS = frozenset(
     {
         "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
@@ -90,6 +93,9 @@ _BLOCK_TAGS = frozenset(
         "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
     }
 )  # fmt: skip
+_MAX_DECODING_ROUNDS = 3
+# C0/C1 controls other than whitespace, lone surrogates, BOM and non-characters: never text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "object", "svg"})
 _APPEARED_FIRST_RE = re.compile(r"\s*The post\s.+?\sappeared first on\s.+?\.?\s*$", re.DOTALL)
 _MORE_WORDS = (
@@ -143,17 +149,20 @@ class _TextExtractor(HTMLParser):
 
 
 def plain_text(value: str | None) -> str:
-    """Text of a possibly-HTML string: tags, scripts and styles removed, entities decoded,
-    whitespace collapsed. A string without tags or entities is only whitespace-collapsed, so
-    "x < y" survives."""
+    """Text of a possibly-HTML string: tags, scripts and styles removed, entities decoded (again
+    when decoding revealed more markup: double-escaped feeds), control characters dropped,
+    whitespace collapsed. A string without tags or entities is only cleaned, so "x < y"
+    survives."""
     if not value:
         return ""
-    if _TAG_OR_ENTITY_RE.search(value):
+    for _ in range(_MAX_DECODING_ROUNDS):  # "&amp;lt;b&amp;gt;": feeds escape twice
+        if not _TAG_OR_ENTITY_RE.search(value):
+            break
         parser = _TextExtractor()
-        parser.feed(value)
+        parser.feed(_CDATA_MARK_RE.sub("", value))
         parser.close()
         value = "".join(parser.parts)
-    return " ".join(value.split())
+    return " ".join(_CONTROL_RE.sub("", value).split())
 
 
 def _summary_text(value: str | None) -> str:
@@ -478,6 +487,8 @@ def _parse_json_feed(
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ParseError(f"not a feed: {url} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ParseError(f"not a feed: {url} is JSON nested too deeply") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(_JSON_FEED_PREFIX):
         raise ParseError(f"not a feed: {url} is JSON but not a JSON Feed (no jsonfeed.org version)")
     raw_items = data.get("items")

@@ -17,7 +17,9 @@ headers are never logged or put into messages.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import time
 import zlib
 from collections.abc import Collection
@@ -28,7 +30,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import LocationParseError, ReadTimeoutError
+from urllib3.util import parse_url
 
 from bot.config import FetchSettings
 from bot.errors import FetchError
@@ -103,8 +106,13 @@ class Fetcher:
         accept: str | None = None,
         max_bytes: int | None = None,
         auth: tuple[str, str] | None = None,
+        public_only: bool = False,
     ) -> FetchResult:
         """GET ``url``; see the module docstring. Raises ``FetchError``.
+
+        ``public_only`` (URLs taken from pages and feeds, like images on a CDN): a host not in
+        ``allowed_hosts`` must resolve to public addresses only, at every hop, so a page
+        cannot make syndbot request 127.0.0.1, 169.254.169.254 or the private network.
 
         ``max_bytes`` overrides the configured cap for this fetch (images); ``auth`` is a
         (user, password) pair sent as HTTP Basic (WordPress application passwords), only to
@@ -123,7 +131,9 @@ class Fetcher:
         current = url
         hops: list[str] = []
         while True:
-            _check_url(current, url, allowed)
+            _check_url(current, url, allowed if not public_only else None)
+            if public_only and not (allowed is not None and allowed.allows(current)):
+                self._check_public(current, url)
             # Credentials go only where they were meant to: same scheme and host as `url`.
             here, there = urlsplit(current), urlsplit(url)
             same_origin = (here.scheme, here.netloc) == (there.scheme, there.netloc)
@@ -215,6 +225,29 @@ class Fetcher:
             raise FetchError(f"cannot connect to {host}: {_reason(e)}", url=url) from None
         except requests.exceptions.RequestException as e:
             raise FetchError(f"cannot fetch {current}: {_reason(e)}", url=url) from None
+
+    def _check_public(self, current: str, url: str) -> None:
+        """Refuse a host that is, or resolves to, a loopback, private, link-local or other
+        non-public address (checked before connecting; a DNS answer that changes between this
+        check and the connection is not caught)."""
+        parts = urlsplit(current)
+        host = (parts.hostname or "").lower()
+        mapped = self._settings.resolve.get(host)
+        try:
+            infos = socket.getaddrinfo(mapped or host, parts.port or 80, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise FetchError(
+                f"cannot connect to {parts.netloc}: host name not found", url=url
+            ) from None
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            if not address.is_global:
+                raise FetchError(
+                    f"refusing to fetch {current}: {host} is a non-public address ({address})",
+                    url=url,
+                )
 
     def _resolved(self, url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
         """Apply ``settings.resolve`` (like curl's --resolve) to a plain-HTTP URL: connect to
@@ -324,9 +357,29 @@ def _check_url(current: str, url: str, allowed: _HostRule | None) -> None:
         raise FetchError(f"only http and https URLs can be fetched, not {current!r}", url=url)
     if not hostname:
         raise FetchError(f"URL without a host: {current!r}", url=url)
+    if not _same_host_for_urllib3(current):
+        # In "http://internal:8080\\@site/" urlsplit reads the host "site", urllib3 (which makes
+        # the connection) "internal": checking one and connecting to the other is an SSRF.
+        raise FetchError(
+            f"refusing to fetch {current!r}: its host is ambiguous (a backslash or a control "
+            "character in the address)",
+            url=url,
+        )
     if allowed is not None and not allowed.allows(current):
         what = "redirected to" if current != url else "refusing to fetch"
         raise FetchError(f"{what} {current}: host {hostname!r} is not allowed", url=url)
+
+
+def _same_host_for_urllib3(url: str) -> bool:
+    """Whether urllib3, which opens the connection, reads the same host and port as urlsplit,
+    which the allow-list checked."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):  # urlsplit drops tabs, urllib3 not
+        return False
+    try:
+        parsed = parse_url(url)
+        return _host_of(url) == _host_of(f"{parsed.scheme}://{parsed.netloc}/")
+    except (LocationParseError, ValueError):
+        return False
 
 
 def _set_read_timeout(raw: object, seconds: float) -> None:

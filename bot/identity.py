@@ -77,6 +77,7 @@ def is_http_url(value: str | None) -> bool:
         return False
     try:
         parts = urlsplit(value.strip())
+        _ = parts.port  # raises ValueError for a bad port ("host:99999", "host:abc")
     except ValueError:
         return False
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)

@@ -303,8 +303,10 @@ class Pipeline:
         last_keys: set[str] = set(seen)
         repeats = 0
         for n in range(2, source.catch_up_pages + 3):
-            if not shifted and not any(not self.store.known_any(keys) for _, keys in page):
-                break
+            if not shifted:
+                known = self.store.known_keys(k for _, keys in page for k in keys)
+                if all(known.intersection(keys) for _, keys in page):
+                    break
             if n == source.catch_up_pages + 2:
                 log.warning(
                     "source %s: feed page %d still had new articles, but catch_up_pages is %d: "
@@ -379,8 +381,16 @@ class Pipeline:
         now = self.clock()
         config = self.config  # once: a reload in the middle must not mix two configs
         source = self._source(stored.source_id, config)
-        article = self._scrape(stored.item, source)
-        keys = identity.article_keys(article.url, article.wp_post_id)
+        try:
+            article = self._scrape(stored.item, source)
+            if not article.url:
+                raise ParseError("the feed entry has no http(s) link to post")
+            keys = identity.article_keys(article.url, article.wp_post_id)
+        except (ParseError, ValueError) as e:
+            # Not postable (no title, no usable link): recorded as seen, never tried again.
+            self.store.mark_article(stored.id, "seen", now=now, note=f"not posted: {e}")
+            log.warning("article #%d (%s): not posted: %s", stored.id, stored.source_id, e)
+            return []
         other = self.store.learn_keys(stored.id, keys)
         if other is not None:
             self.store.mark_article(
@@ -442,9 +452,7 @@ class Pipeline:
         article: Article | None = None
         if item.link and (source is None or source.should_scrape):
             try:
-                page = self.fetcher.fetch(
-                    item.link, allowed_hosts=self._hosts_for(source, item.link)
-                )
+                page = self._fetch_linked(item.link, source)
                 article = parse_article(
                     page.content, page.final_url, item=item, default_language=language
                 )
@@ -452,9 +460,19 @@ class Pipeline:
                 log.warning(
                     "article %s: page unavailable (%s); using the feed's fields", item.link, e
                 )
+            except Exception:  # a page that breaks the scraper must not stall the queue
+                log.exception(
+                    "article %s: reading the page failed; using the feed's fields", item.link
+                )
         if article is None:
             article = article_from_item(item, default_language=language)
         return _with_source_language(article, source)
+
+    def _fetch_linked(self, url: str, source: SourceConfig | None) -> FetchResult:
+        """GET a URL a feed or page gave: the site's own hosts, or any public host (a feed may
+        link to the site's canonical domain), never a loopback or private address."""
+        hosts = {_host(source.feed), *source.hosts} if source is not None else set()
+        return self.fetcher.fetch(url, allowed_hosts=hosts, public_only=True)
 
     def _hosts_for(self, source: SourceConfig | None, url: str) -> set[str]:
         hosts = {_host(url)}
@@ -514,7 +532,7 @@ class Pipeline:
                 status = json.loads(body).get("status", "publish") if body else "publish"
                 return status not in ("publish", "future")
             url = article.url if article else stored.url
-            self.fetcher.fetch(url, allowed_hosts=self._hosts_for(source, url))
+            self._fetch_linked(url, source)
             return False
         except FetchError as e:
             if e.status in (404, 410):
@@ -781,8 +799,12 @@ class Pipeline:
         return current
 
     def _load_image(self, url: str) -> bytes:
-        """An article image for a publisher (any host: pages link to CDNs), at most 20 MB."""
-        return self.fetcher.fetch(url, max_bytes=IMAGE_MAX_BYTES, accept="image/*").content
+        """An article image for a publisher, at most 20 MB: from a configured site, or from any
+        public host (pages link to CDNs), never from a private or loopback address."""
+        hosts = {h for s in self.config.sources for h in (_host(s.feed), *s.hosts)}
+        return self.fetcher.fetch(
+            url, max_bytes=IMAGE_MAX_BYTES, accept="image/*", allowed_hosts=hosts, public_only=True
+        ).content
 
     def _publisher(self, account: AccountConfig) -> Publisher:
         with self._publishers_lock:
@@ -1081,6 +1103,13 @@ def _keyed_items(
         content_type=result.content_type,
         default_language=source.language,
     )
+    if feed.skipped:
+        log.warning(
+            "source %s: %d feed entries skipped (no GUID and no link, or a GUID repeated "
+            "in the feed)",
+            source.id,
+            feed.skipped,
+        )
     return [(item, keys) for item in feed.items if (keys := identity.item_keys(item))]
 
 

@@ -780,6 +780,11 @@ class Store:
         if rows:
             conn.execute(article_keys.insert(), rows)
 
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` belong to a recorded article (one transaction for all of them)."""
+        with self._tx() as conn:
+            return set(self._known_keys(conn, keys))
+
     def known_any(self, keys: Iterable[str]) -> bool:
         """True when any of ``keys`` belongs to a recorded article."""
         with self._tx() as conn:

@@ -129,6 +129,10 @@ _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff
 _SPACES = re.compile(r"[^\S\u00a0\u202f]+")  # any whitespace run but non-breaking spaces
 _H_SPACES = re.compile(r"[^\S\n\u00a0\u202f]+")
 _WP_MORE = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")  # WordPress "read more" in excerpts
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060"  # ZWSP, ZWNJ, ZWJ, word joiner
+# Zero-width characters join or separate what is around them; next to a space or an edge they
+# join nothing and would be left dangling at a cut.
+_LOOSE_ZERO_WIDTH = re.compile(rf"(?:^|(?<=\s))[{_ZERO_WIDTH}]+|[{_ZERO_WIDTH}]+(?=\s|$)")
 
 
 def _tag_replacement(m: re.Match[str]) -> str:
@@ -147,7 +151,32 @@ def _plain(value: str | None) -> str:
             break
         text = _DROP_BLOCKS.sub(" ", new)
     text = _TAG_START.sub("", _UNCLOSED_TAG.sub("", _INVISIBLE.sub("", text)))
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", _balanced_bidi(text))).strip()
+    return _LOOSE_ZERO_WIDTH.sub("", text)
+
+
+_BIDI_EMBEDDINGS = re.compile("[\u202a-\u202e]")  # LRE RLE PDF LRO RLO: deprecated, dropped
+_ISOLATE_OPEN = "\u2066\u2067\u2068"  # LRI RLI FSI
+_ISOLATE_CLOSE = "\u2069"  # PDI
+
+
+def _balanced_bidi(text: str) -> str:
+    """No bidi override or embedding, and every isolate closed within the field: an open
+    RLO or RLI would reverse whatever follows in the post, the link included."""
+    text = _BIDI_EMBEDDINGS.sub("", text)
+    if not any(c in text for c in _ISOLATE_OPEN + _ISOLATE_CLOSE):
+        return text
+    out: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch in _ISOLATE_OPEN:
+            depth += 1
+        elif ch == _ISOLATE_CLOSE:
+            if depth == 0:
+                continue  # closes nothing
+            depth -= 1
+        out.append(ch)
+    return "".join(out) + _ISOLATE_CLOSE * depth
 
 
 def _tidy(text: str) -> str:
@@ -551,7 +580,7 @@ def _cut_text(text: str, ok: Callable[[str], bool]) -> str:
     clusters = textlen.graphemes(words[0])
 
     def clusters_only(g: int) -> str:
-        return "".join(clusters[:g]).rstrip() + ELLIPSIS
+        return _balanced_bidi("".join(clusters[:g]).rstrip().rstrip(_ZERO_WIDTH)) + ELLIPSIS
 
     g = _largest(0, len(clusters) - 1, lambda g: ok(clusters_only(g)))
     return clusters_only(g) if g is not None else ""
@@ -561,4 +590,5 @@ _TRAILING_PUNCT = " ,;:-–—(/"
 
 
 def _with_ellipsis(text: str) -> str:
-    return text.rstrip(_TRAILING_PUNCT).removesuffix(ELLIPSIS).rstrip(_TRAILING_PUNCT) + ELLIPSIS
+    text = text.rstrip(_TRAILING_PUNCT + _ZERO_WIDTH).removesuffix(ELLIPSIS)
+    return _balanced_bidi(text.rstrip(_TRAILING_PUNCT + _ZERO_WIDTH)) + ELLIPSIS

@@ -412,8 +412,8 @@ def _fallback_graphemes(text: str) -> list[str]:
             incb = 1
         elif incb and cp in _INCB_LINKERS:
             incb = 2
-        elif not (incb and cur in (_EXTEND, _ZWJ)):
-            incb = 0
+        elif not (incb and cur in (_EXTEND, _ZWJ) and cp != 0x200C):
+            incb = 0  # ZWNJ is Grapheme_Extend but not InCB=Extend: it ends a conjunct
         prev = cur
     if text:
         clusters.append(text[start:])

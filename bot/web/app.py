@@ -30,6 +30,7 @@ from flask import session as flask_session
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from bot.cli import secret_forms
 from bot.pipeline import Pipeline
 from bot.web.security import (
     CSRF_FIELD,
@@ -100,7 +101,7 @@ def create_app(
         pipeline=pipeline,
         users=Users(pipeline.store, clock=pipeline.clock),
         throttle=throttle or LoginThrottle(),
-        secrets=tuple(sorted(config.secret_values(), key=len, reverse=True)),
+        secrets=tuple(secret_forms(config.secret_values())),
     )
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
