@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_SIZE = 64 * 1024
 _MAX_CONNECT_TIMEOUT = 10.0
+_POOL_SIZE = 16
 _UNSUPPORTED_ENCODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
 
 
@@ -74,6 +75,10 @@ class Fetcher:
     def __init__(self, settings: FetchSettings) -> None:
         self._settings = settings
         self._session = requests.Session()
+        # Keep-alive connections per host, enough for concurrent polls (Pipeline.poll_many).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=_POOL_SIZE)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.headers.update(
             {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
         )
@@ -135,6 +140,9 @@ class Fetcher:
                     hops.append(current)
                     continue
                 if status == 304:
+                    # No body; reading the (empty) rest hands the connection back to the pool
+                    # for keep-alive, where closing the response would close it.
+                    self._read_body(response, current, url, deadline, 0)
                     result = FetchResult(
                         url=url,
                         final_url=current,
