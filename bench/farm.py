@@ -18,7 +18,12 @@ It prints one line ``farm listening on http://127.0.0.1:PORT`` and serves until 
 - ``POST /_publish?feed=N[&age=SECONDS]`` — a new item at the top of feed N, dated ``age``
   seconds ago (default 0: now; a "late" item is dated older than what other feeds show);
   returns its link as JSON ``{"link": ..., "title": ...}``.
-- ``POST /_hub?url=...`` — advertise a WebSub hub (``<atom:link rel="hub">``) in every feed.
+- ``POST /_hub?url=...`` — advertise a WebSub hub (``<atom:link rel="hub">``) in every feed;
+  ``url=self`` advertises the farm's own hub, ``POST /hub`` (WebSub 1.0: subscribe and
+  unsubscribe requests, verified by a GET of the callback with ``hub.challenge``): when a
+  subscribed feed gets a new item, the hub POSTs the whole feed to each callback (with
+  ``X-Hub-Signature: sha256=…`` when the subscriber gave a ``hub.secret``).
+- ``GET /_served?feed=N`` — the times (Unix seconds) feed N was answered with a 200.
 
 :class:`FarmProcess` starts and stops it from a benchmark script.
 """
@@ -28,9 +33,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import hmac
 import html
 import json
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -40,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +81,7 @@ class Feed:
             title = f"{farm.bodies[post_id % len(farm.bodies)][0]} ({post_id})"
             self.items.append((post_id, title, BASE_TIME - 3600.0 * (i + 1) - n))
         self._rendered: tuple[bytes, str, str] | None = None
+        self.served: list[float] = []  # times of 200 answers
 
     def base(self) -> str:
         return f"{self.farm.origin}/site/{self.n}"
@@ -81,7 +89,7 @@ class Feed:
     def link(self, post_id: int, title: str, when: float) -> str:
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
         day = time.strftime("%Y/%m/%d", time.gmtime(when))
-        return f"{self.base()}/{day}/{slug}-{post_id}/"
+        return f"{self.base()}/{day}/{slug}/"  # the title ends with the post id
 
     def publish(self, age: float) -> tuple[str, str]:
         post_id = max(p for p, _, _ in self.items) + 1
@@ -152,7 +160,7 @@ class Feed:
     def page(self, path: str) -> bytes | None:
         for post_id, title, when in self.items:
             link = self.link(post_id, title, when)
-            if urlsplit(link).path == path:
+            if urlsplit(link).path == f"/site/{self.n}{path}":
                 _, _desc, content = self.farm.bodies[post_id % len(self.farm.bodies)]
                 published = _utc(when).isoformat()
                 return (
@@ -185,7 +193,50 @@ class Farm:
         self.origin = ""
         self.lock = threading.Lock()
         self.counts = {"200": 0, "304": 0, "other": 0}
+        self.subscriptions: dict[tuple[str, str], str] = {}  # (topic, callback) -> secret
         self.feeds = [Feed(self, n) for n in range(feeds)]
+
+    def verify(self, form: dict[str, str]) -> None:
+        """WebSub intent verification, then (un)subscribe."""
+        mode, topic, callback = form["hub.mode"], form.get("hub.topic", ""), form["hub.callback"]
+        challenge = secrets.token_hex(8)
+        sep = "&" if "?" in callback else "?"
+        query = urlencode(
+            {
+                "hub.mode": mode,
+                "hub.topic": topic,
+                "hub.challenge": challenge,
+                "hub.lease_seconds": form.get("hub.lease_seconds", "86400"),
+            }
+        )
+        try:
+            with urlopen(callback + sep + query, timeout=10) as r:
+                ok = r.status == 200 and r.read().decode().strip() == challenge
+        except OSError:
+            ok = False
+        with self.lock:
+            self.subscriptions.pop((topic, callback), None)
+            if ok and mode == "subscribe":
+                self.subscriptions[(topic, callback)] = form.get("hub.secret", "")
+
+    def notify(self, feed: Feed, body: bytes) -> None:
+        """Content distribution: POST the changed feed to each subscriber of its topic."""
+        topic = f"{feed.base()}/feed/"
+        with self.lock:
+            targets = [(cb, sec) for (t, cb), sec in self.subscriptions.items() if t == topic]
+        for callback, secret in targets:
+            headers = {
+                "Content-Type": "application/rss+xml; charset=UTF-8",
+                "Link": f'<{self.hub}>; rel="hub", <{topic}>; rel="self"',
+            }
+            if secret:
+                digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+                headers["X-Hub-Signature"] = f"sha256={digest}"
+            try:
+                with urlopen(Request(callback, data=body, headers=headers), timeout=10) as r:
+                    r.read()
+            except OSError:
+                pass
 
     def count(self, key: str) -> None:
         with self.lock:
@@ -213,6 +264,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         farm = self.server.farm
         parts = urlsplit(self.path)
+        if parts.path == "/_served":
+            with farm.lock:
+                served = list(farm.feeds[int(parse_qs(parts.query)["feed"][0])].served)
+            self._send(200, json.dumps(served).encode(), {"Content-Type": "application/json"})
+            return
         if parts.path == "/_stats":
             with farm.lock:
                 stats = dict(farm.counts, feeds=len(farm.feeds))
@@ -243,6 +299,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(304, headers=validators)
                 return
             farm.count("200")
+            with farm.lock:
+                feed.served.append(time.time())
             self._send(
                 200, body, {"Content-Type": "application/rss+xml; charset=UTF-8"} | validators
             )
@@ -260,9 +318,18 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        raw = self.rfile.read(length) if length else b""
         out: dict[str, Any] = {"ok": True}
+        if parts.path == "/hub":
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            if form.get("hub.mode") not in ("subscribe", "unsubscribe") or not form.get(
+                "hub.callback"
+            ):
+                self._send(400, b"hub.mode and hub.callback are required")
+                return
+            threading.Thread(target=farm.verify, args=(form,), daemon=True).start()
+            self._send(202, b"")
+            return
         if parts.path == "/_reset":
             with farm.lock:
                 farm.counts = dict.fromkeys(farm.counts, 0)
@@ -270,13 +337,17 @@ class Handler(BaseHTTPRequestHandler):
             farm.latency = float(query.get("ms", "0")) / 1000
         elif parts.path == "/_hub":
             with farm.lock:
-                farm.hub = query.get("url", "")
+                hub = query.get("url", "")
+                farm.hub = f"{farm.origin}/hub" if hub == "self" else hub
                 for f in farm.feeds:
                     f._rendered = None
         elif parts.path == "/_publish":
+            feed = farm.feeds[int(query["feed"])]
             with farm.lock:
-                link, title = farm.feeds[int(query["feed"])].publish(float(query.get("age", "0")))
-            out = {"link": link, "title": title}
+                link, title = feed.publish(float(query.get("age", "0")))
+                body, _, _ = feed.render()
+            out = {"link": link, "title": title, "time": time.time()}
+            threading.Thread(target=farm.notify, args=(feed, body), daemon=True).start()
         else:
             self._send(404, b"not found")
             return
@@ -286,6 +357,10 @@ class Handler(BaseHTTPRequestHandler):
 class FarmServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is fine
+            super().handle_error(request, client_address)
 
     def __init__(self, farm: Farm, port: int) -> None:
         super().__init__(("127.0.0.1", port), Handler)
@@ -344,7 +419,10 @@ class FarmProcess:
     def latency(self, ms: float) -> None:
         self._call("POST", f"/_latency?ms={ms}")
 
-    def publish(self, feed: int, age: float = 0.0) -> dict[str, str]:
+    def served(self, feed: int) -> list[float]:
+        return list(self._call("GET", f"/_served?feed={feed}"))
+
+    def publish(self, feed: int, age: float = 0.0) -> dict[str, Any]:
         return dict(self._call("POST", f"/_publish?feed={feed}&age={age}"))
 
     def hub(self, url: str) -> None:
