@@ -282,6 +282,10 @@ class Handler(BaseHTTPRequestHandler):
             farm.count("other")
             self._send(404, b"not found", {"Content-Type": "text/plain"})
             return
+        if m.group(2) == "/feed/" and "paged=" in parts.query:  # no older pages here
+            farm.count("other")
+            self._send(404, b"not found", {"Content-Type": "text/plain"})
+            return
         if m.group(2) == "/feed/":
             with farm.lock:
                 body, etag, lastmod = feed.render()
