@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,22 +186,35 @@ class Pipeline:
             else:
                 feeds.append(source)
         not_modified: list[tuple[str, str | None, str | None, str | None]] = []
-        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="poll") as pool:
-            fetches = {pool.submit(self._fetch_feed, s, states[s.id]): s for s in feeds}
-            for done in as_completed(fetches):
-                source, state = fetches[done], states[fetches[done].id]
-                try:
-                    result = done.result()
-                except FetchError as e:
-                    reports[source.id] = self._poll_failed(source, state.failures, now, str(e))
-                    continue
-                if result.not_modified:
-                    not_modified.append(
-                        (source.id, result.etag, result.last_modified, result.final_url)
-                    )
-                    reports[source.id] = PollReport(source.id, "304")
-                else:
-                    reports[source.id] = self._ingest(source, state, self.clock(), result)
+
+        def record(done: Future[FetchResult], source: SourceConfig) -> None:
+            state = states[source.id]
+            try:
+                result = done.result()
+            except FetchError as e:
+                reports[source.id] = self._poll_failed(source, state.failures, now, str(e))
+                return
+            if result.not_modified:
+                not_modified.append(
+                    (source.id, result.etag, result.last_modified, result.final_url)
+                )
+                reports[source.id] = PollReport(source.id, "304")
+            else:
+                reports[source.id] = self._ingest(source, state, self.clock(), result)
+
+        workers = max(1, workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
+            # At most 2 × workers fetched feeds wait for this thread, so memory stays bounded
+            # when fetching outpaces parsing (a cold start of many sources).
+            pending: dict[Future[FetchResult], SourceConfig] = {}
+            for source in feeds:
+                if len(pending) >= 2 * workers:
+                    done, _ = wait_for_any(pending, return_when=FIRST_COMPLETED)
+                    for d in done:
+                        record(d, pending.pop(d))
+                pending[pool.submit(self._fetch_feed, source, states[source.id])] = source
+            for d in as_completed(pending):
+                record(d, pending[d])
         self.store.record_not_modified(not_modified, now=now)
         if not_modified:
             log.debug("%d source(s) not modified", len(not_modified))
