@@ -17,6 +17,7 @@ headers are never logged or put into messages.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import zlib
@@ -140,9 +141,7 @@ class Fetcher:
                     hops.append(current)
                     continue
                 if status == 304:
-                    # No body; reading the (empty) rest hands the connection back to the pool
-                    # for keep-alive, where closing the response would close it.
-                    self._read_body(response, current, url, deadline, 0)
+                    _release(response)
                     result = FetchResult(
                         url=url,
                         final_url=current,
@@ -289,6 +288,14 @@ class Fetcher:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _release(response: requests.Response) -> None:
+    """Hand the connection of a bodiless answer (304) back to the pool for keep-alive: reading
+    its (empty) body does that, where closing the response would close the connection. A 304
+    has no body whatever its Content-Length says (http.client reads none)."""
+    with contextlib.suppress(Urllib3Error, OSError):  # else it closes with the response
+        response.raw.read(decode_content=False)
 
 
 class _HostRule:
