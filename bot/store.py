@@ -488,10 +488,10 @@ class Store:
         self, polls: Sequence[tuple[str, str | None, str | None, str | None]], *, now: datetime
     ) -> None:
         """Record many ``304 Not Modified`` polls in one transaction: (source id, etag,
-        last_modified, final_url) each. Same outcome as ``record_poll(status="304")`` for each;
-        a 304 answers validators we stored, so every source has its row already."""
+        last_modified, final_url) each. Same outcome as ``record_poll(status="304")`` for each."""
         if not polls:
             return
+        ids = list(dict.fromkeys(sid for sid, *_ in polls))
         rows = [
             {"sid": sid, "etag": etag, "lm": lm, "final": final} for sid, etag, lm, final in polls
         ]
@@ -511,6 +511,17 @@ class Store:
             )
         )
         with self._tx() as conn:
+            # A 304 answers validators we stored, so the rows exist, unless a server answers
+            # 304 to a plain GET.
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                known.update(
+                    conn.execute(sa.select(sources.c.id).where(sources.c.id.in_(chunk))).scalars()
+                )
+            for sid in ids:
+                if sid not in known:
+                    self._ensure_source(conn, sid)
             conn.execute(stmt, rows)
 
     def record_poll(
