@@ -195,7 +195,7 @@ def once(config_path: str | None, log_level: str, force: bool) -> None:
     ctx = Context(config_path, log_level)
     try:
         p = ctx.pipeline
-        polls = [p.poll(s, force=force) for s in ctx.config.sources if s.enabled]
+        polls = p.poll_many([s for s in ctx.config.sources if s.enabled], force=force)
         p.process_new(limit=100_000)
         p.recheck_unpublished()
         report = p.deliver_due()

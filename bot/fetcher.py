@@ -17,6 +17,7 @@ headers are never logged or put into messages.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_SIZE = 64 * 1024
 _MAX_CONNECT_TIMEOUT = 10.0
+_POOL_SIZE = 16
 _UNSUPPORTED_ENCODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
 
 
@@ -78,6 +80,10 @@ class Fetcher:
     def __init__(self, settings: FetchSettings) -> None:
         self._settings = settings
         self._session = requests.Session()
+        # Keep-alive connections per host, enough for concurrent polls (Pipeline.poll_many).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=_POOL_SIZE)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.headers.update(
             {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
         )
@@ -146,6 +152,7 @@ class Fetcher:
                     hops.append(current)
                     continue
                 if status == 304:
+                    _release(response)
                     result = FetchResult(
                         url=url,
                         final_url=current,
@@ -317,6 +324,14 @@ class Fetcher:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _release(response: requests.Response) -> None:
+    """Hand the connection of a bodiless answer (304) back to the pool for keep-alive: reading
+    its (empty) body does that, where closing the response would close the connection. A 304
+    has no body whatever its Content-Length says (http.client reads none)."""
+    with contextlib.suppress(Urllib3Error, OSError):  # else it closes with the response
+        response.raw.read(decode_content=False)
 
 
 class _HostRule:

@@ -283,7 +283,7 @@ class LedgerCollector(Collector):
             "When the source was last polled successfully (Unix time).",
             labels=["source"],
         )
-        for s in store.source_states():
+        for s in store.all_source_states():
             failures.add_metric([s.id], s.failures)
             stamp = _timestamp(s.last_ok_at)
             if stamp is not None:

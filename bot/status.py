@@ -23,7 +23,7 @@ def gather(pipeline: Pipeline) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready data (times in ISO 8601, UTC)."""
     config, store = pipeline.config, pipeline.store
     now = pipeline.clock()
-    states = {s.id: s for s in store.source_states()}
+    states = {s.id: s for s in store.all_source_states()}
     sources = []
     for s in config.sources:
         st = states.get(s.id, SourceState(id=s.id))

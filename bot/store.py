@@ -593,6 +593,58 @@ class Store:
             )
         return SourceState(**dict(row)) if row else SourceState(id=source_id)
 
+    def source_states(self, source_ids: Iterable[str]) -> dict[str, SourceState]:
+        """The states of many sources, read at once (a source never polled: a blank state)."""
+        ids = list(dict.fromkeys(source_ids))
+        found: dict[str, SourceState] = {}
+        with self._tx() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    sa.select(sources).where(sources.c.id.in_(ids[start : start + 500]))
+                ).mappings()
+                found.update((row["id"], SourceState(**dict(row))) for row in rows)
+        return {i: found.get(i) or SourceState(id=i) for i in ids}
+
+    def record_not_modified(
+        self, polls: Sequence[tuple[str, str | None, str | None, str | None]], *, now: datetime
+    ) -> None:
+        """Record many ``304 Not Modified`` polls in one transaction: (source id, etag,
+        last_modified, final_url) each. Same outcome as ``record_poll(status="304")`` for each."""
+        if not polls:
+            return
+        ids = list(dict.fromkeys(sid for sid, *_ in polls))
+        rows = [
+            {"sid": sid, "etag": etag, "lm": lm, "final": final} for sid, etag, lm, final in polls
+        ]
+        stmt = (
+            sources.update()
+            .where(sources.c.id == sa.bindparam("sid"))
+            .values(
+                last_poll_at=now,
+                last_status="304",
+                etag=sa.bindparam("etag"),
+                last_modified=sa.bindparam("lm"),
+                final_url=sa.bindparam("final"),
+                last_ok_at=now,
+                last_error=None,
+                failures=0,
+                backoff_until=None,
+            )
+        )
+        with self._tx() as conn:
+            # A 304 answers validators we stored, so the rows exist, unless a server answers
+            # 304 to a plain GET.
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                known.update(
+                    conn.execute(sa.select(sources.c.id).where(sources.c.id.in_(chunk))).scalars()
+                )
+            for sid in ids:
+                if sid not in known:
+                    self._ensure_source(conn, sid)
+            conn.execute(stmt, rows)
+
     def record_poll(
         self,
         source_id: str,
@@ -671,6 +723,52 @@ class Store:
             ).rowcount
         return bool(done)
 
+    def claim_polls(
+        self, source_ids: Sequence[str], *, owner: str, now: datetime, lease: float
+    ) -> set[str]:
+        """``claim_poll`` for many sources in one transaction; returns the ids claimed."""
+        if not source_ids:
+            return set()
+        with self._tx() as conn:
+            insert = sqlite.insert(sources) if self.is_sqlite else postgresql.insert(sources)
+            conn.execute(
+                insert.on_conflict_do_nothing(index_elements=["id"]),
+                [
+                    {"id": i, "initialized": False, "failures": 0, "items_seen": 0}
+                    for i in source_ids
+                ],
+            )
+            ids = list(source_ids)
+            conn.execute(
+                sources.update()
+                .where(
+                    sources.c.id.in_(ids),
+                    sa.or_(
+                        sources.c.poll_until.is_(None),
+                        sources.c.poll_until <= now,
+                        sources.c.poll_owner == owner,
+                    ),
+                )
+                .values(poll_owner=owner, poll_until=now + timedelta(seconds=lease))
+            )
+            return set(
+                conn.execute(
+                    sa.select(sources.c.id).where(
+                        sources.c.id.in_(ids), sources.c.poll_owner == owner
+                    )
+                ).scalars()
+            )
+
+    def release_polls(self, source_ids: Sequence[str], *, owner: str) -> None:
+        if not source_ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                sources.update()
+                .where(sources.c.id.in_(list(source_ids)), sources.c.poll_owner == owner)
+                .values(poll_owner=None, poll_until=None)
+            )
+
     def release_poll(self, source_id: str, *, owner: str) -> None:
         with self._tx() as conn:
             conn.execute(
@@ -732,27 +830,40 @@ class Store:
                 # later in the feed, the older; a burst is then posted in publishing order.
                 key=lambda i: (fresh[i][0].published or now, -i),
             )
-            for i in order:
-                item, keys = fresh[i]
-                state = "new" if i in chosen else "seen"
-                article_id = _pk(
-                    conn.execute(
-                        articles.insert().values(
-                            source_id=source_id,
-                            state=state,
-                            url=item.link or item.guid or "",
-                            title=item.title,
-                            published=item.published,
-                            item=_dump(item),
-                            note=None if state == "new" else "first run: recorded, not posted",
-                            first_seen=now,
-                            updated_at=now,
-                        )
+            # One multi-row INSERT … RETURNING for the articles (ids in `order`), one for keys.
+            rows = [
+                {
+                    "source_id": source_id,
+                    "state": "new" if i in chosen else "seen",
+                    "url": fresh[i][0].link or fresh[i][0].guid or "",
+                    "title": fresh[i][0].title,
+                    "published": fresh[i][0].published,
+                    "item": _dump(fresh[i][0]),
+                    "note": None if i in chosen else "first run: recorded, not posted",
+                    "first_seen": now,
+                    "updated_at": now,
+                }
+                for i in order
+            ]
+            ids = (
+                [
+                    int(r[0])
+                    for r in conn.execute(
+                        articles.insert().returning(articles.c.id, sort_by_parameter_order=True),
+                        rows,
                     )
-                )
-                self._add_keys(conn, article_id, keys)
-                if state == "new":
-                    created.append(article_id)
+                ]
+                if rows
+                else []
+            )
+            key_rows = [
+                {"key": k, "article_id": article_id}
+                for i, article_id in zip(order, ids, strict=True)
+                for k in dict.fromkeys(fresh[i][1])
+            ]
+            if key_rows:
+                conn.execute(article_keys.insert(), key_rows)
+            created = [aid for i, aid in zip(order, ids, strict=True) if i in chosen]
             conn.execute(
                 sources.update()
                 .where(sources.c.id == source_id)
@@ -1666,7 +1777,7 @@ class Store:
         except (sqlite3.Error, SQLAlchemyError) as e:
             raise StoreError(f"store unavailable: {getattr(e, 'orig', None) or e}") from e
 
-    def source_states(self) -> list[SourceState]:
+    def all_source_states(self) -> list[SourceState]:
         """What the ledger remembers about every source it has polled."""
         with self._tx() as conn:
             rows = conn.execute(sa.select(sources).order_by(sources.c.id)).mappings().all()

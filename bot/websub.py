@@ -709,6 +709,9 @@ class WebSubListener:
         self._server.task_dispatcher.shutdown(timeout=timeout)
         pull = next((t for t in list(self._map.values()) if isinstance(t, trigger)), None)
         if pull is not None:
-            cast(Any, pull).pull_trigger(lambda: wasyncore.close_all(self._map))
+            try:
+                cast(Any, pull).pull_trigger(lambda: wasyncore.close_all(self._map))
+            except OSError:  # the loop has already closed its sockets and ended
+                log.debug("server loop already closed", exc_info=True)
         self._thread.join(timeout)
         self._thread = None

@@ -55,7 +55,10 @@ class _Waitress:
         # there); the loop ends when it has nothing left to watch.
         pull = next((t for t in list(self._map.values()) if isinstance(t, trigger)), None)
         if pull is not None:
-            cast(Any, pull).pull_trigger(lambda: wasyncore.close_all(self._map))
+            try:
+                cast(Any, pull).pull_trigger(lambda: wasyncore.close_all(self._map))
+            except OSError:  # the loop has already closed its sockets and ended
+                log.debug("server loop already closed", exc_info=True)
 
     def shutdown_workers(self) -> None:
         self._server.task_dispatcher.shutdown()

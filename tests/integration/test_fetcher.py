@@ -496,3 +496,34 @@ def test_basic_auth_goes_only_to_the_origin_it_was_meant_for(make_fetcher: MakeF
         for s in (first, other):
             s.shutdown()
             s.server_close()
+
+
+def test_304s_reuse_one_keep_alive_connection(fetcher: Fetcher) -> None:
+    """Polling over keep-alive: a 304 (even one repeating the representation's Content-Length,
+    as HTTP allows) leaves its connection open for the next request."""
+    ports: list[int] = []
+
+    class NotModified(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            ports.append(self.client_address[1])
+            self.send_response(304)
+            self.send_header("ETag", ETAG)
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotModified)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/feed/"
+        results = [fetcher.fetch(url, etag=ETAG) for _ in range(3)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.status for r in results] == [304, 304, 304]
+    assert len(ports) == 3 and len(set(ports)) == 1

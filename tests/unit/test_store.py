@@ -302,3 +302,31 @@ def test_a_version_1_database_is_upgraded_in_place(ledger_url: str) -> None:
         ix["name"] for ix in sa.inspect(upgraded.engine).get_indexes("events")
     }
     upgraded.close()
+
+
+def test_many_not_modified_polls_are_recorded_like_single_ones(store: Store) -> None:
+    store.record_poll("a", now=T0, status="200", etag='"a1"', last_modified="Mon")
+    store.record_poll("b", now=T0, status="error", error="HTTP 500", backoff_until=T0)
+    later = T0 + timedelta(minutes=1)
+    store.record_not_modified(
+        [
+            ("a", '"a1"', "Mon", "http://a/feed/"),
+            ("b", '"b1"', None, None),
+            ("c", None, "Tue", None),
+        ],
+        now=later,
+    )
+    states = store.source_states(["a", "b", "c", "never"])
+    assert list(states) == ["a", "b", "c", "never"]
+    a, b, c, never = states.values()
+    assert (a.last_status, a.etag, a.last_poll_at, a.final_url) == (
+        "304",
+        '"a1"',
+        later,
+        "http://a/feed/",
+    )
+    # A 304 ends a failure streak and its backoff, as record_poll does.
+    assert (b.failures, b.backoff_until, b.last_error, b.etag) == (0, None, None, '"b1"')
+    assert (c.last_status, c.last_modified) == ("304", "Tue")  # a source with no row yet
+    assert never.last_poll_at is None and never.id == "never"
+    assert store.source_state("a") == a

@@ -1,0 +1,74 @@
+"""``Pipeline.poll_many`` (the batch poll of ``syndbot once`` and of the polling benchmark) gives
+every source the outcome ``Pipeline.poll`` gives it: conditional GET and 304, first-run policy,
+new items, failures with backoff (skipped until it ends, unless forced), in the given order."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config
+from bot.demo.site import SampleSite
+from bot.pipeline import Pipeline
+from bot.store import Store
+from tests.fakes.fake_x import FakeX
+from tests.support import X_ENV, story, write_config
+
+
+@pytest.fixture(autouse=True)
+def x_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in X_ENV.items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: SampleSite, x: FakeX) -> Config:
+    path = write_config(
+        tmp_path / "c.yaml",
+        site=site,
+        x_url=x.url,
+        store=tmp_path / "l.db",
+        extra_sources=[
+            {"id": "down", "feed": "http://127.0.0.1:9/feed/", "every": "60s", "jitter": "0s"},
+            {"id": "haiti", "feed": f"{site.url}/category/haiti/feed/", "every": "60s"},
+        ],
+    )
+    return load_config(path)
+
+
+def test_poll_many_polls_each_source_like_poll_does(config: Config, site: SampleSite) -> None:
+    store = Store(config.store)
+    store.migrate()
+    p = Pipeline(config, store, owner="test", rng=random.Random(1))
+    sources = list(config.sources)
+    try:
+        first = p.poll_many(sources)
+        assert [r.source_id for r in first] == ["ctn", "down", "haiti"]
+        assert [r.status for r in first] == ["200", "error", "200"]
+        # first_run: skip records the feeds' articles without posting any.
+        assert (first[0].new, first[0].items) == (0, len(site.articles()))
+        assert first[2].new == 0 and first[2].items >= 1
+        assert store.articles_in_state("new") == []
+        assert "cannot connect" in (first[1].error or "")
+
+        again = p.poll_many(sources)
+        assert [r.status for r in again] == ["304", "skipped", "304"]
+        state = store.source_state("ctn")
+        assert (state.last_status, state.failures) == ("304", 0)
+        assert state.etag  # the validators stay for the next conditional GET
+        assert store.source_state("down").failures == 1  # backing off, not polled again
+
+        site.add(story(site, "A story for the batch poll", categories=("English",)))
+        third = p.poll_many(sources)
+        assert [(r.status, r.new) for r in third] == [("200", 1), ("skipped", 0), ("304", 0)]
+        new = store.articles_in_state("new")
+        assert [a.title for a in new if a.source_id == "ctn"] == ["A story for the batch poll"]
+
+        forced = p.poll_many(sources, force=True)
+        assert [r.status for r in forced] == ["304", "error", "304"]
+        assert store.source_state("down").failures == 2
+    finally:
+        p.close()
+        store.close()
