@@ -121,7 +121,9 @@ class Pipeline:
         self.owner = owner
         self.rng = rng or random.Random()
         self.context = PublisherContext(
-            load_image=self._load_image, state_dir=Path(config.state_dir), timeout=30.0
+            load_image=self._load_image,
+            state_dir=Path(config.state_dir),
+            timeout=config.publish_timeout,
         )
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
