@@ -47,30 +47,51 @@ def test_sigkill_at_50_random_moments_three_platforms(
     def started() -> Daemon:
         return Daemon(config=config, log=log, env=X_ENV).start()
 
-    def posted_count() -> int:
-        return log.read_text(errors="replace").count("bot.pipeline: posted") if log.exists() else 0
+    seen = {"syndbot running": 0, "bot.pipeline: posted": 0}
+    read = 0
+
+    def count(what: str) -> int:
+        """How often the daemons logged ``what`` (reading only what the log gained)."""
+        nonlocal read
+        if log.exists():
+            with log.open("rb") as f:
+                f.seek(read)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1
+            read += end
+            for key in seen:
+                seen[key] += chunk[:end].count(key.encode())
+        return seen[what]
 
     d = started()
     wait_until(lambda: site.hits("/feed/"), timeout=30, what="the first poll")
     t0 = now_utc()
     added = []
     in_doubt = 0  # kills that left a post in flight ("sending" in the ledger)
-    during_start = 0  # kills before the new process sent anything
+    during_start = 0  # kills before the process sent anything
     for cycle in range(KILLS):
         if cycle % (BURST // 2) == 0:
             for _ in range(min(BURST, ARTICLES - len(added))):
                 n = len(added)
                 published = t0 + timedelta(seconds=n)
                 added.append(site.add(story(site, f"Fault story {n}", published=published)))
-        before, born = posted_count(), time.monotonic()
-        if rng.random() < 0.3:
-            time.sleep(rng.uniform(0.0, 2.5))  # while starting: imports, migration, recovery
+        before, starts = count("bot.pipeline: posted"), count("syndbot running")
+        if rng.random() < 0.2:
+            time.sleep(rng.uniform(0.0, 2.0))  # while it starts: imports, migration, recovery
         else:
-            # Once it works (a process spends ~3 s starting: imports, the Bluesky SDK, the
-            # scraper), at a random moment of its work.
-            wait_until(lambda b=before, t=born: posted_count() > b or time.monotonic() > t + 8)
+            # At a random moment of its work: a process spends 3-4 s starting (imports, the
+            # platforms' SDKs, the scraper's first page) before its first send.
+            wait_until(
+                lambda b=before, n=starts: (
+                    count("bot.pipeline: posted") > b
+                    or (count("syndbot running") > n and platforms.total() >= 3 * len(added))
+                ),
+                timeout=30,
+                interval=0.1,
+                what="the daemon at work",
+            )
             time.sleep(rng.uniform(0.0, 1.0))
-        during_start += posted_count() == before
+        during_start += count("bot.pipeline: posted") == before
         d.kill()
         in_doubt += _sending(db) > 0
         d = started()
