@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -126,7 +127,7 @@ def post_urls(texts: Iterable[str]) -> Counter[str]:
 
 def ledger_states(db: Path) -> Counter[str]:
     """Deliveries by state, read straight from a SQLite ledger."""
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
 
 
