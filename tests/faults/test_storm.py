@@ -4,7 +4,7 @@ published during the storm go out after it, by priority, each exactly once; the 
 off instead of hammering the platforms (requests counted on the fakes' side).
 
 The clock is shortened: ``retry.first`` 1 s, ``retry.max_wait`` 4 s, ``publish_timeout`` 2 s,
-a storm of 32 s. With production settings (30 s doubling to 30 min) the same code paths wait
+a storm of 32 s (26 s of failures). With production settings (30 s doubling to 30 min) the same code paths wait
 minutes.
 """
 
@@ -25,8 +25,8 @@ from tests.fakes.fake_x import RATE_LIMITED_BODY as X_429
 from tests.faults.conftest import ACCOUNTS, Platforms, write_all_config
 from tests.support import X_ENV, Daemon, ledger_states, story, wait_until
 
-SLOW = (0.0, 4.0)  # answers 1 s late (under the 2 s publish timeout): posts still go
-RATE_LIMITED = (4.0, 12.0)  # 429, reset at the end of the window
+SLOW = (0.0, 6.0)  # answers 0.7 s late (under the 2 s publish timeout): posts still go
+RATE_LIMITED = (6.0, 12.0)  # 429, reset at the end of the window
 ERRORS = ((12.0, 15.0, 500), (15.0, 17.0, 502), (17.0, 20.0, 503))
 HELD = (20.0, 28.0)  # held 3 s, then hung up: the 2 s publish timeout fires first
 RESET = (28.0, 32.0)  # the connection closed without an answer (TCP reset)
@@ -36,8 +36,8 @@ FAILING = (RATE_LIMITED[0], STORM_END)
 # (seconds into the storm, title): published while the platforms misbehave.
 SCHEDULE = (
     (0.5, "Slow but fine"),
-    (5.0, "Normal one"),
-    (5.2, "Normal two"),
+    (7.0, "Normal one"),
+    (7.2, "Normal two"),
     (10.0, "URGENT first"),
     (14.0, "Normal three"),
     (22.0, "URGENT second"),
@@ -78,7 +78,7 @@ def _storm(platforms: Platforms, start: float) -> None:
     bodies = {"x-main": X_429, "masto": MASTODON_429, "bsky": BLUESKY_429}
     for account, fake in platforms.fakes.items():
         at = start - time.time()
-        fake.faults.add("slow", after=at + SLOW[0], lasting=SLOW[1] - SLOW[0], seconds=1.0)
+        fake.faults.add("slow", after=at + SLOW[0], lasting=SLOW[1] - SLOW[0], seconds=0.7)
         fake.faults.add(
             "status",
             after=at + RATE_LIMITED[0],
@@ -167,12 +167,13 @@ def test_storm_then_recovery_in_priority_order_with_backoff(
     # Backoff, per account: the 429 costs one request, then nothing until its reset (12 s);
     # from there each failure in a row doubles the account's wait (2 s, 4 s, 4 s, ... at
     # least 80% of it: 1.6, 3.2, 3.2 s), so the remaining 20 s hold at most 1 + 1 + 15.2 / 3.2
-    # = 6.75 → 7 attempts, 8 in all with the 429 (a held request also takes 2 s itself). A
+    # = 6.75 → 7 attempts, 8 in all with the 429 (a held request also takes 2 s itself), and
+    # at most one request answered in the slow phase ends inside the window. A
     # Bluesky attempt may cost two requests (the SDK's call, then reading back a record the
     # failed call may have written), so 16 there. Without the account pause, every article
     # queued during the storm was tried at once (the first run measured 8 / 10 / 14).
     for account, n in counts.items():
-        bound = 16 if account == "bsky" else 8
+        bound = 17 if account == "bsky" else 9
         assert 3 <= n <= bound, (account, n)
 
 
