@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,7 +142,3 @@ def fault_seed(request: pytest.FixtureRequest) -> random.Random:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def wall() -> float:
-    return time.time()
