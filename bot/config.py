@@ -525,6 +525,8 @@ class Config(_Strict):
     fetch: FetchSettings = FetchSettings()
     deliver_every: Duration = 5.0
     lease: Duration = 300.0
+    # How long a publisher waits for a platform's answer before giving up on the attempt.
+    publish_timeout: Duration = 30.0
     retry: RetrySettings = RetrySettings()
     recheck: RecheckSettings = RecheckSettings()
     web: WebConfig = WebConfig()

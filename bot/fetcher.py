@@ -151,6 +151,15 @@ class Fetcher:
                     current = self._next_hop(current, target, url, hops)
                     hops.append(current)
                     continue
+                if status == 304 and not (etag or last_modified):
+                    # Nothing to be "not modified" against: a broken cache or server. Taken
+                    # as unchanged, the source would never be read.
+                    raise FetchError(
+                        f"HTTP 304 Not Modified from {current} to a request without "
+                        "validators (no If-None-Match or If-Modified-Since was sent)",
+                        url=url,
+                        status=304,
+                    )
                 if status == 304:
                     _release(response)
                     result = FetchResult(

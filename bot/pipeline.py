@@ -69,6 +69,16 @@ class DeliverReport:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pause:
+    """An account held back after a retryable failure (rate limit, outage): until when, why,
+    and how many of its attempts in a row failed (its backoff grows with them)."""
+
+    until: datetime
+    reason: str
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     """An article and the post each of its accounts would get."""
 
@@ -125,12 +135,15 @@ class Pipeline:
         self.owner = owner
         self.rng = rng or random.Random()
         self.context = PublisherContext(
-            load_image=self._load_image, state_dir=Path(config.state_dir), timeout=30.0
+            load_image=self._load_image,
+            state_dir=Path(config.state_dir),
+            timeout=config.publish_timeout,
         )
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
         self._retired: list[tuple[datetime, Publisher | Fetcher]] = []  # closed after a grace
         self._process_lock = threading.Lock()
+        self._pauses: dict[str, _Pause] = {}
         self.on_queued: Callable[[], None] | None = None
         self.metrics: Hooks = NO_METRICS  # the daemon's bot.metrics.Metrics when monitored
 
@@ -820,6 +833,9 @@ class Pipeline:
                 account = config.account(d.account_id)
             except KeyError:
                 return flow.Send()  # _send fails it, naming the missing account
+            pause = self._pauses.get(account.id)
+            if pause is not None and pause.until > now:
+                return flow.Wait(pause.until, pause.reason)  # queued after the account paused
             candidate = self._candidate(due, account)
             decision = flow.decide(
                 now,
@@ -970,6 +986,7 @@ class Pipeline:
             log.warning("repost %d to %s refused: %s", d.id, account.id, msg)
             return "failed"
         self.store.mark_sent(d.id, self.owner, result, now=now)
+        self._pauses.pop(account.id, None)
         if result.duplicate:
             log.info(
                 "delivery %d to %s: already on %s (duplicate); recorded as sent",
@@ -993,15 +1010,18 @@ class Pipeline:
             self.store.mark_failed(d.id, self.owner, msg, now=now)
             log.error("delivery %d of %s to %s: %s", d.id, d.url, account.id, msg)
             return "failed"
-        wait = self.backoff(d.attempts, e.retry_after)
+        # The whole account waits, and its wait grows with its failures in a row: the next
+        # post (queued or still to come) would meet the same limit or outage.
+        previous = self._pauses.get(account.id)
+        failures = (previous.failures if previous else 0) + 1
+        wait = self.backoff(max(d.attempts, failures), e.retry_after)
         if e.retry_after is not None:
             self.metrics.rate_limited(account.id)
         not_before = now + timedelta(seconds=wait)
+        reason = f"waiting: {account.id} is paused after: {e}"
+        self._pauses[account.id] = _Pause(not_before, reason, failures)
         self.store.mark_retry(d.id, self.owner, str(e), not_before=not_before, now=now)
-        # The whole account waits: the next queued post would meet the same limit or outage.
-        self.store.defer_account(
-            account.id, not_before, now=now, reason=f"waiting: {account.id} is paused after: {e}"
-        )
+        self.store.defer_account(account.id, not_before, now=now, reason=reason)
         log.warning(
             "delivery %d of %s to %s: %s; retrying in %ds", d.id, d.url, account.id, e, round(wait)
         )

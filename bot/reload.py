@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 # Top-level settings a running daemon cannot change: a reload keeps their running values.
 # (Names not in this version's Config are ignored.)
-RESTART_KEYS = ("store", "state_dir", "web", "monitor", "websub")
+RESTART_KEYS = ("store", "state_dir", "web", "monitor", "websub", "publish_timeout")
 # Account settings that change the composed text (or the platform facts it is fitted to).
 COMPOSE_KEYS = ("platform", "template", "hashtags", "utm", "max_length", "options", "api_base")
 _LISTS = ("sources", "accounts", "routes")

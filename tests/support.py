@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +120,17 @@ def write_config(
     data.update(top)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def post_urls(texts: Iterable[str]) -> Counter[str]:
+    """How often each article URL (the last link of a post's text) was posted."""
+    return Counter(re.findall(r"https?://\S+", text)[-1] for text in texts)
+
+
+def ledger_states(db: Path) -> Counter[str]:
+    """Deliveries by state, read straight from a SQLite ledger."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
 
 
 def story(

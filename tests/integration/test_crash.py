@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import re
-import sqlite3
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -12,19 +10,19 @@ from pathlib import Path
 
 from bot.demo.site import SampleSite
 from tests.fakes.fake_x import FakeX
-from tests.support import X_ENV, Daemon, fake_x_credentials, story, wait_until, write_config
+from tests.support import (
+    X_ENV,
+    Daemon,
+    fake_x_credentials,
+    ledger_states,
+    post_urls,
+    story,
+    wait_until,
+    write_config,
+)
 
 ARTICLES = 25
 RANDOM_KILLS = 8
-
-
-def _urls(posts: list[dict[str, str]]) -> Counter[str]:
-    return Counter(re.findall(r"https?://\S+", p["text"])[-1] for p in posts)
-
-
-def _ledger_states(db: Path) -> Counter[str]:
-    with sqlite3.connect(db) as conn:
-        return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
 
 
 def test_sigkill_at_the_worst_moment_and_at_random_moments(
@@ -69,17 +67,17 @@ def test_sigkill_at_the_worst_moment_and_at_random_moments(
         posts = x.wait_for_posts(ARTICLES, timeout=90)
         # Let a few more lease periods and polls pass: nothing may be posted twice late.
         wait_until(
-            lambda: _ledger_states(db) == Counter({"sent": ARTICLES}),
+            lambda: ledger_states(db) == Counter({"sent": ARTICLES}),
             timeout=60,
             what=lambda: (
-                f"every delivery recorded as sent: {_ledger_states(db)}\n{d.output()[-4000:]}"
+                f"every delivery recorded as sent: {ledger_states(db)}\n{d.output()[-4000:]}"
             ),
         )
         polls = sum(site.hits("/feed/").values())
         wait_until(lambda: sum(site.hits("/feed/").values()) >= polls + 4, what="four more polls")
         d.stop()
 
-    counts = _urls(x.posts)
+    counts = post_urls(p["text"] for p in x.posts)
     assert len(posts) == ARTICLES
     assert len(x.posts) == ARTICLES, "an article was posted twice"
     assert set(counts) == {site.permalink(a.post_id) for a in added}
