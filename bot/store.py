@@ -705,12 +705,7 @@ class Store:
         daemons share one schedule: whoever comes first polls, the others let it be)."""
         with self._tx() as conn:
             self._ensure_source(conn, source_id)
-            free = sa.or_(
-                sources.c.poll_until.is_(None),
-                sources.c.poll_until <= now,
-                sources.c.poll_owner == owner,
-            )
-            q = sources.update().where(sources.c.id == source_id, free)
+            q = sources.update().where(sources.c.id == source_id, _poll_free(owner, now))
             if min_gap > 0:
                 q = q.where(
                     sa.or_(
@@ -741,14 +736,7 @@ class Store:
             ids = list(source_ids)
             conn.execute(
                 sources.update()
-                .where(
-                    sources.c.id.in_(ids),
-                    sa.or_(
-                        sources.c.poll_until.is_(None),
-                        sources.c.poll_until <= now,
-                        sources.c.poll_owner == owner,
-                    ),
-                )
+                .where(sources.c.id.in_(ids), _poll_free(owner, now))
                 .values(poll_owner=owner, poll_until=now + timedelta(seconds=lease))
             )
             return set(
@@ -1987,6 +1975,13 @@ def _extra(r: Any) -> dict[str, str]:
     if r["cost"] is not None:
         out["cost"] = repr(float(r["cost"]))
     return out
+
+
+def _poll_free(owner: str, now: datetime) -> sa.ColumnElement[bool]:
+    """A source no daemon polls now (no lease, an expired one, or ``owner``'s own)."""
+    return sa.or_(
+        sources.c.poll_until.is_(None), sources.c.poll_until <= now, sources.c.poll_owner == owner
+    )
 
 
 def _lock_key(name: str) -> int:

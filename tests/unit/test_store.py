@@ -330,3 +330,44 @@ def test_many_not_modified_polls_are_recorded_like_single_ones(store: Store) -> 
     assert (c.last_status, c.last_modified) == ("304", "Tue")  # a source with no row yet
     assert never.last_poll_at is None and never.id == "never"
     assert store.source_state("a") == a
+
+
+def test_a_source_is_polled_by_one_daemon_at_a_time_until_its_lease_ends(store: Store) -> None:
+    assert store.claim_poll("site", owner="a", now=T0, lease=60)
+    assert not store.claim_poll("site", owner="b", now=T0 + timedelta(seconds=30), lease=60)
+    # The holder dies: its lease ends and another daemon takes the source over.
+    assert store.claim_poll("site", owner="b", now=T0 + timedelta(seconds=61), lease=60)
+    store.release_poll("site", owner="a")  # a late release by the dead owner changes nothing
+    assert not store.claim_poll("site", owner="c", now=T0 + timedelta(seconds=62), lease=60)
+    store.release_poll("site", owner="b")
+    assert store.claim_polls(
+        ["site", "other"], owner="c", now=T0 + timedelta(seconds=63), lease=60
+    ) == {
+        "site",
+        "other",
+    }
+    assert store.claim_polls(
+        ["site", "third"], owner="d", now=T0 + timedelta(seconds=64), lease=60
+    ) == {"third"}
+
+
+def test_a_source_polled_within_min_gap_is_left_to_the_daemon_that_polled_it(store: Store) -> None:
+    assert store.claim_poll("site", owner="a", now=T0, lease=60, min_gap=100)
+    store.record_poll("site", now=T0, status="304")
+    store.release_poll("site", owner="a")
+    assert not store.claim_poll(
+        "site", owner="b", now=T0 + timedelta(seconds=50), lease=60, min_gap=100
+    )
+    assert store.claim_poll(
+        "site", owner="b", now=T0 + timedelta(seconds=101), lease=60, min_gap=100
+    )
+
+
+def test_new_articles_are_claimed_by_one_daemon_until_its_lease_ends(store: Store) -> None:
+    store.record_items("site", [(item(n), keys(n)) for n in (1, 2, 3)], now=T0)
+    a = store.claim_new_articles(owner="a", now=T0, lease=60, limit=2)
+    b = store.claim_new_articles(owner="b", now=T0, lease=60, limit=5)
+    assert [x.title for x in a] == ["Story 1", "Story 2"]
+    assert [x.title for x in b] == ["Story 3"]
+    later = store.claim_new_articles(owner="b", now=T0 + timedelta(seconds=61), lease=60, limit=5)
+    assert {x.title for x in later} == {"Story 1", "Story 2", "Story 3"}  # a's lease ended
