@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
 import time
 import zlib
@@ -74,12 +75,27 @@ class FetchResult:
         return self.status == 304
 
 
+_PROXY_SETTINGS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
+
+
+def _proxies_configured() -> bool:
+    """True when the environment sets a proxy that requests must apply."""
+    return any(k.lower() in _PROXY_SETTINGS for k in os.environ)
+
+
 class Fetcher:
     """GETs site URLs with timeouts, size caps, conditional requests and checked redirects."""
 
     def __init__(self, settings: FetchSettings) -> None:
         self._settings = settings
         self._session = requests.Session()
+        # requests reads the environment (proxies, CA bundle, ~/.netrc) on every request: a
+        # fifth of a conditional GET's CPU. Read the CA bundle once here instead; only proxy
+        # settings (applied per URL, with no_proxy) keep requests' own lookups.
+        self._session.trust_env = _proxies_configured()
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle and not self._session.trust_env:
+            self._session.verify = ca_bundle
         # Keep-alive connections per host, enough for concurrent polls (Pipeline.poll_many).
         adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=_POOL_SIZE)
         self._session.mount("http://", adapter)

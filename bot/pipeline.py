@@ -141,6 +141,7 @@ class Pipeline:
         )
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
+        self._fetch_pools: dict[int, ThreadPoolExecutor] = {}
         self._retired: list[tuple[datetime, Publisher | Fetcher]] = []  # closed after a grace
         self._process_lock = threading.Lock()
         self._pauses: dict[str, _Pause] = {}
@@ -153,6 +154,9 @@ class Pipeline:
                 p.close()
             self._publishers.clear()
         self.close_retired(None)
+        for pool in self._fetch_pools.values():
+            pool.shutdown(wait=True)
+        self._fetch_pools.clear()
         self.fetcher.close()
 
     def replace_config(
@@ -309,21 +313,31 @@ class Pipeline:
                     reports[source.id] = self._ingest(source, state, self.clock(), result)
 
         workers = max(1, workers)
-        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
-            # At most 2 × workers fetched feeds wait for this thread, so memory stays bounded
-            # when fetching outpaces parsing (a cold start of many sources).
-            pending: dict[Future[FetchResult], SourceConfig] = {}
-            for source in feeds:
-                if len(pending) >= 2 * workers:
-                    done, _ = wait_for_any(pending, return_when=FIRST_COMPLETED)
-                    for d in done:
-                        record(d, pending.pop(d))
-                pending[pool.submit(self._fetch_feed, source, states[source.id])] = source
-            for d in as_completed(pending):
-                record(d, pending[d])
+        pool = self._fetch_pool(workers)
+        # At most 2 × workers fetched feeds wait for this thread, so memory stays bounded when
+        # fetching outpaces parsing (a cold start of many sources).
+        pending: dict[Future[FetchResult], SourceConfig] = {}
+        for source in feeds:
+            if len(pending) >= 2 * workers:
+                done, _ = wait_for_any(pending, return_when=FIRST_COMPLETED)
+                for d in done:
+                    record(d, pending.pop(d))
+            pending[pool.submit(self._fetch_feed, source, states[source.id])] = source
+        for d in as_completed(pending):
+            record(d, pending[d])
         self.store.record_not_modified(not_modified, now=now)
         if not_modified:
             log.debug("%d source(s) not modified", len(not_modified))
+
+    def _fetch_pool(self, workers: int) -> ThreadPoolExecutor:
+        """The fetch threads of ``poll_many``, kept between calls (starting 16 threads costs
+        a tenth of a warm poll of 1,000 feeds)."""
+        with self._publishers_lock:
+            pool = self._fetch_pools.get(workers)
+            if pool is None:
+                pool = ThreadPoolExecutor(workers, thread_name_prefix="poll")
+                self._fetch_pools[workers] = pool
+            return pool
 
     def _fetch_feed(self, source: SourceConfig, state: SourceState) -> FetchResult:
         with self.metrics.fetching(source.id):
