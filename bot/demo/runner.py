@@ -116,10 +116,15 @@ def run_demo(*, store_path: str | None = None, follow: bool = True) -> int:
         hits = site.hits("/feed/")
         _step("3. The ledger")
         click.echo(f"posts published: {sent}, failed: {failed} (first cycle: {first.sent})")
+        meaning = {
+            304: "304: unchanged feed, nothing parsed",
+            404: "404: no older feed page to catch up on",
+        }
+        notes = "; ".join(meaning[s] for s in sorted(hits) if s in meaning)
         click.echo(
             "feed requests:   "
             + ", ".join(f"{n} × {status}" for status, n in sorted(hits.items()))
-            + "  (304: unchanged feed, nothing parsed; 404: no older feed page to catch up on)"
+            + (f"  ({notes})" if notes else "")
         )
         click.echo("run it again: every article is recorded, so nothing would be posted twice.")
         click.echo("")
