@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import queue
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed
-from concurrent.futures import wait as wait_for_any
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -295,36 +295,57 @@ class Pipeline:
             else:
                 feeds.append(source)
         not_modified: list[tuple[str, str | None, str | None, str | None]] = []
+        workers = max(1, workers)
+        todo: queue.SimpleQueue[SourceConfig] = queue.SimpleQueue()
+        for source in feeds:
+            todo.put(source)
+        # The fetch threads keep the 304s (most polls) to themselves and hand this thread only
+        # the feeds that changed or failed, to parse and record. At most 2 × workers wait, so
+        # memory stays bounded when fetching outpaces parsing (a cold start of many sources).
+        changed: queue.Queue[tuple[SourceConfig, FetchResult | Exception] | None] = queue.Queue(
+            maxsize=2 * workers
+        )
 
-        def record(done: Future[FetchResult], source: SourceConfig) -> None:
+        def fetch_all() -> None:
+            try:
+                while True:
+                    try:
+                        source = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        result = self._fetch_feed(source, states[source.id])
+                    except Exception as e:  # FetchError, or a bug: this source's poll fails
+                        changed.put((source, e))
+                        continue
+                    if result.not_modified:
+                        not_modified.append(
+                            (source.id, result.etag, result.last_modified, result.final_url)
+                        )
+                        reports[source.id] = PollReport(source.id, "304")
+                    else:
+                        changed.put((source, result))
+            finally:
+                changed.put(None)
+
+        pool = self._fetch_pool(workers) if feeds else None
+        running = [pool.submit(fetch_all) for _ in range(min(workers, len(feeds)))] if pool else []
+        finished = 0
+        while finished < len(running):
+            item = changed.get()
+            if item is None:
+                finished += 1
+                continue
+            source, outcome = item
             state = states[source.id]
             with log_context(source=source.id):
-                try:
-                    result = done.result()
-                except FetchError as e:
-                    reports[source.id] = self._poll_failed(source, state.failures, now, str(e))
-                    return
-                if result.not_modified:
-                    not_modified.append(
-                        (source.id, result.etag, result.last_modified, result.final_url)
-                    )
-                    reports[source.id] = PollReport(source.id, "304")
+                if isinstance(outcome, Exception):
+                    if not isinstance(outcome, FetchError):
+                        log.error("source %s: fetch failed", source.id, exc_info=outcome)
+                    error = str(outcome) or type(outcome).__name__
+                    reports[source.id] = self._poll_failed(source, state.failures, now, error)
                 else:
-                    reports[source.id] = self._ingest(source, state, self.clock(), result)
-
-        workers = max(1, workers)
-        pool = self._fetch_pool(workers)
-        # At most 2 × workers fetched feeds wait for this thread, so memory stays bounded when
-        # fetching outpaces parsing (a cold start of many sources).
-        pending: dict[Future[FetchResult], SourceConfig] = {}
-        for source in feeds:
-            if len(pending) >= 2 * workers:
-                done, _ = wait_for_any(pending, return_when=FIRST_COMPLETED)
-                for d in done:
-                    record(d, pending.pop(d))
-            pending[pool.submit(self._fetch_feed, source, states[source.id])] = source
-        for d in as_completed(pending):
-            record(d, pending[d])
+                    reports[source.id] = self._ingest(source, state, self.clock(), outcome)
         self.store.record_not_modified(not_modified, now=now)
         if not_modified:
             log.debug("%d source(s) not modified", len(not_modified))

@@ -72,3 +72,23 @@ def test_poll_many_polls_each_source_like_poll_does(config: Config, site: Sample
     finally:
         p.close()
         store.close()
+
+
+def test_poll_many_leaves_a_source_another_daemon_is_polling(config: Config) -> None:
+    store = Store(config.store)
+    store.migrate()
+    p = Pipeline(config, store, owner="this-daemon", rng=random.Random(1))
+    try:
+        assert store.claim_poll("haiti", owner="other-daemon", now=p.clock(), lease=60)
+        reports = p.poll_many(list(config.sources))
+        assert [(r.source_id, r.status) for r in reports] == [
+            ("ctn", "200"),
+            ("down", "error"),
+            ("haiti", "skipped"),
+        ]
+        assert reports[2].error == "polled by another daemon"
+        assert store.source_state("haiti").poll_owner == "other-daemon"  # its lease is untouched
+        assert store.source_state("ctn").poll_owner is None  # ours are released
+    finally:
+        p.close()
+        store.close()
