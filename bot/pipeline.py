@@ -306,9 +306,11 @@ class Pipeline:
             maxsize=2 * workers
         )
 
+        stop = threading.Event()
+
         def fetch_all() -> None:
             try:
-                while True:
+                while not stop.is_set():
                     try:
                         source = todo.get_nowait()
                     except queue.Empty:
@@ -331,21 +333,29 @@ class Pipeline:
         pool = self._fetch_pool(workers) if feeds else None
         running = [pool.submit(fetch_all) for _ in range(min(workers, len(feeds)))] if pool else []
         finished = 0
-        while finished < len(running):
-            item = changed.get()
-            if item is None:
-                finished += 1
-                continue
-            source, outcome = item
-            state = states[source.id]
-            with log_context(source=source.id):
-                if isinstance(outcome, Exception):
-                    if not isinstance(outcome, FetchError):
-                        log.error("source %s: fetch failed", source.id, exc_info=outcome)
-                    error = str(outcome) or type(outcome).__name__
-                    reports[source.id] = self._poll_failed(source, state.failures, now, error)
-                else:
-                    reports[source.id] = self._ingest(source, state, self.clock(), outcome)
+        try:
+            while finished < len(running):
+                item = changed.get()
+                if item is None:
+                    finished += 1
+                    continue
+                source, outcome = item
+                state = states[source.id]
+                with log_context(source=source.id):
+                    if isinstance(outcome, Exception):
+                        if not isinstance(outcome, FetchError):
+                            log.error("source %s: fetch failed", source.id, exc_info=outcome)
+                        error = str(outcome) or type(outcome).__name__
+                        reports[source.id] = self._poll_failed(source, state.failures, now, error)
+                    else:
+                        reports[source.id] = self._ingest(source, state, self.clock(), outcome)
+        finally:
+            # The ledger failed us (or a bug): stop the fetch threads, and take what they hold
+            # so that none stays blocked on the full queue.
+            stop.set()
+            while finished < len(running):
+                if changed.get() is None:
+                    finished += 1
         self.store.record_not_modified(not_modified, now=now)
         if not_modified:
             log.debug("%d source(s) not modified", len(not_modified))

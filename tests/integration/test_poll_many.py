@@ -92,3 +92,46 @@ def test_poll_many_leaves_a_source_another_daemon_is_polling(config: Config) -> 
     finally:
         p.close()
         store.close()
+
+
+def test_a_ledger_failure_in_poll_many_leaves_no_fetch_thread_stuck(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger fails while recording the first changed feed: poll_many raises, its fetch
+    threads end (none blocked on the full hand-over queue), and the next poll works."""
+    import threading
+
+    from bot.errors import StoreError
+
+    store = Store(config.store)
+    store.migrate()
+    p = Pipeline(config, store, owner="test", rng=random.Random(1))
+    real = store.record_items
+
+    def locked(*args: object, **kw: object) -> list[int]:
+        raise StoreError("store unavailable: database is locked")
+
+    monkeypatch.setattr(store, "record_items", locked)
+    outcome: list[object] = []
+
+    def poll() -> None:
+        try:
+            p.poll_many(list(config.sources), workers=1)
+        except StoreError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "poll_many hung"
+    assert outcome and "locked" in str(outcome[0])
+    monkeypatch.setattr(store, "record_items", real)
+    again = p.poll_many(list(config.sources), workers=1)
+    statuses = [r.status for r in again]
+    assert statuses[0] == statuses[2] == "200"
+    assert statuses[1] in {"error", "skipped"}  # 'down' fails, or already backs off
+    closer = threading.Thread(target=p.close)
+    closer.start()
+    closer.join(30)
+    assert not closer.is_alive(), "closing the pipeline hung on a fetch thread"
+    store.close()
